@@ -1,0 +1,23 @@
+//! Arca's HTTP layer. Handlers parse, call one service method and map the result; the mapping of
+//! errors to status codes and wire bodies lives in [`error`] alone.
+//!
+//! Transport (TLS, the accept loop) belongs to the server crate: this crate only builds the
+//! [`axum::Router`].
+#![warn(missing_docs)]
+
+pub mod error;
+mod extract;
+mod router;
+mod routes;
+
+pub use error::ApiError;
+pub use router::{Limits, router};
+
+use arca_services::Arca;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The services.
+    pub arca: Arca,
+}

@@ -1,0 +1,123 @@
+//! The router and its middleware: request ids, tracing, body limits, timeouts, panic catching,
+//! the sealed gate, and error-shaped fallbacks.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderName;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::routes::{health, instances, sys};
+use crate::{ApiError, AppState};
+
+/// Request limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Data endpoints need the master key: while sealed they answer 503 before anything else runs.
+async fn require_unsealed(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    state.arca.system.require_unsealed()?;
+    Ok(next.run(req).await)
+}
+
+async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+async fn no_route() -> ApiError {
+    ApiError::NoRoute
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Builds the application router.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let data = Router::new()
+        .route(
+            "/v1/instances",
+            post(instances::create).get(instances::list),
+        )
+        .route("/v1/instances/{id}", get(instances::get))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_unsealed,
+        ));
+
+    let operator = Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/v1/sys/seal-status", get(sys::seal_status))
+        .route("/v1/sys/init", post(sys::init))
+        .route("/v1/sys/unseal", post(sys::unseal))
+        .route("/v1/sys/seal", post(sys::seal));
+
+    let request_timeout = limits.request_timeout;
+    Router::new()
+        .merge(operator)
+        .merge(data)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    AUTHORIZATION,
+                    COOKIE,
+                ]))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings may carry values worth keeping out of logs.
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
+                .layer(middleware::from_fn(move |req, next| {
+                    timeout(request_timeout, req, next)
+                })),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,67 @@
+//! Service instances: `/v1/instances`.
+
+use arca_proto::instance::{self as wire, CreateInstanceRequest, InstanceList};
+use arca_services::{Instance, ServiceKind};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use crate::extract::{ApiJson, Caller};
+use crate::{ApiError, AppState};
+
+fn to_wire(i: Instance) -> wire::Instance {
+    wire::Instance {
+        id: i.id,
+        crn: i.crn,
+        account_id: i.account_id,
+        name: i.name,
+        service: match i.service {
+            ServiceKind::Kms => wire::ServiceKind::Kms,
+            ServiceKind::SecretsManager => wire::ServiceKind::SecretsManager,
+        },
+        state: i.state,
+        created_at: i
+            .created_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }
+}
+
+/// `POST /v1/instances`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(req): ApiJson<CreateInstanceRequest>,
+) -> Result<(StatusCode, Json<wire::Instance>), ApiError> {
+    let service = match req.service {
+        wire::ServiceKind::Kms => ServiceKind::Kms,
+        wire::ServiceKind::SecretsManager => ServiceKind::SecretsManager,
+    };
+    let instance = state
+        .arca
+        .instances
+        .create(&caller, &req.name, service)
+        .await?;
+    Ok((StatusCode::CREATED, Json(to_wire(instance))))
+}
+
+/// `GET /v1/instances`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<InstanceList>, ApiError> {
+    let instances = state.arca.instances.list(&caller).await?;
+    Ok(Json(InstanceList {
+        instances: instances.into_iter().map(to_wire).collect(),
+    }))
+}
+
+/// `GET /v1/instances/{id}`.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Json<wire::Instance>, ApiError> {
+    let Path(id) = path?;
+    Ok(Json(to_wire(state.arca.instances.get(&caller, &id).await?)))
+}

@@ -1,0 +1,5 @@
+//! Handlers, one file per area.
+
+pub(crate) mod health;
+pub(crate) mod instances;
+pub(crate) mod sys;

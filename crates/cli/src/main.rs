@@ -1,0 +1,125 @@
+//! `arca`: the server and the command-line client.
+
+mod client_cmd;
+mod operator;
+mod server_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Arca: a self-hosted key management and secrets service.
+#[derive(Debug, Parser)]
+#[command(name = "arca", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Server(server_cmd::ServerArgs),
+    /// Root-of-trust operations: init, unseal, seal, status.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
+    /// Service instances (tenants).
+    #[command(subcommand)]
+    Instance(client_cmd::InstanceCommand),
+    /// Shows the server's health.
+    Health(ConnectArgs),
+}
+
+/// How to reach a server.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    /// Server URL, e.g. https://127.0.0.1:8200.
+    #[arg(
+        long,
+        env = "ARCA_URL",
+        global = true,
+        default_value = "https://127.0.0.1:8200"
+    )]
+    pub(crate) url: String,
+    /// CA certificate (PEM) to trust for the server; the system's roots otherwise.
+    #[arg(long, env = "ARCA_CACERT", global = true)]
+    pub(crate) cacert: Option<PathBuf>,
+    /// API key. Prefer the environment variable: flags show up in process listings.
+    #[arg(long, env = "ARCA_API_KEY", global = true, hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text, alias = "format")]
+    pub(crate) output: Format,
+}
+
+/// Human tables or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Human-readable.
+    Text,
+    /// JSON, for scripts.
+    Json,
+}
+
+impl ConnectArgs {
+    pub(crate) fn client(&self) -> anyhow::Result<arca_client::Client> {
+        let ca = match &self.cacert {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read CA file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(arca_client::Client::new(
+            &self.url,
+            ca.as_deref(),
+            self.api_key.clone(),
+        )?)
+    }
+}
+
+/// Prints a value as pretty JSON.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    #[allow(clippy::print_stdout)] // a CLI's output
+    {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    }
+    Ok(())
+}
+
+/// Prints a line of human output.
+#[allow(clippy::print_stdout)] // a CLI's output
+pub(crate) fn say(line: &str) {
+    println!("{line}");
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // One TLS provider for the whole process, stated rather than guessed.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => server_cmd::run(args).await,
+            Command::Operator(cmd) => operator::run(cmd).await,
+            Command::Instance(cmd) => client_cmd::run_instance(cmd).await,
+            Command::Health(connect) => client_cmd::health(&connect).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

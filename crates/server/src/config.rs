@@ -1,0 +1,262 @@
+//! Configuration: a TOML file, overridden by `ARCA_*` environment variables (nested keys joined
+//! by `__`, e.g. `ARCA_KEYSTORE__PKCS11__PIN`), overridden by command-line flags. Read into an
+//! all-optional raw form, then validated into [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arca_keystore::{DEFAULT_KEY_LABEL, Pkcs11Config};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::ServerError;
+
+/// The validated configuration of a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Where the database (and, in dev mode, keys and certificates) live.
+    pub data_dir: PathBuf,
+    /// Region named in CRNs.
+    pub region: String,
+    /// Server certificate chain (PEM).
+    pub tls_cert: PathBuf,
+    /// Server private key (PEM).
+    pub tls_key: PathBuf,
+    /// The root of trust.
+    pub keystore: KeystoreConfig,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+/// Which root of trust protects the master key.
+#[derive(Debug, Clone)]
+pub enum KeystoreConfig {
+    /// Shamir shares; operators unseal after every start.
+    Shamir,
+    /// A key in a PKCS#11 token; unseals itself at start.
+    Pkcs11(Pkcs11Config),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    tls: Option<RawTls>,
+    keystore: Option<RawKeystore>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeystore {
+    kind: String,
+    pkcs11: Option<RawPkcs11>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPkcs11 {
+    module: PathBuf,
+    token_label: String,
+    pin: Option<SecretString>,
+    key_label: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_body_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Client-side variables that share the `ARCA_` prefix but are not server settings.
+const CLIENT_VARS: [&str; 3] = ["url", "cacert", "api_key"];
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
+
+impl Config {
+    /// Reads the file (if any) and the environment, applies `overrides`, validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ServerError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ServerError::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("ARCA_")
+                .split("__")
+                .filter(|k| !CLIENT_VARS.contains(&k.as_str())),
+        );
+        let raw: RawConfig = figment
+            .extract()
+            .map_err(|e| ServerError::Config(e.to_string()))?;
+        Self::validate(raw, overrides)
+    }
+
+    fn validate(raw: RawConfig, overrides: &Overrides) -> Result<Self, ServerError> {
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or(raw.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            ServerError::Config(format!("listen: {listen_text:?} is not an IP:port address"))
+        })?;
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(raw.data_dir)
+            .ok_or_else(|| ServerError::Config("data_dir is required (or --data)".into()))?;
+        let tls = raw.tls.ok_or_else(|| {
+            ServerError::Config(
+                "[tls] cert and key are required: Arca serves HTTPS only (use --dev to try it)"
+                    .into(),
+            )
+        })?;
+        let keystore = match raw.keystore {
+            None => KeystoreConfig::Shamir,
+            Some(k) => match k.kind.as_str() {
+                "shamir" => KeystoreConfig::Shamir,
+                "pkcs11" => {
+                    let p = k.pkcs11.ok_or_else(|| {
+                        ServerError::Config(
+                            "keystore.kind = \"pkcs11\" needs [keystore.pkcs11]".into(),
+                        )
+                    })?;
+                    let pin = p.pin.ok_or_else(|| {
+                        ServerError::Config(
+                            "keystore.pkcs11.pin is required (set ARCA_KEYSTORE__PKCS11__PIN to keep it out of the file)"
+                                .into(),
+                        )
+                    })?;
+                    KeystoreConfig::Pkcs11(Pkcs11Config {
+                        module: p.module,
+                        token_label: p.token_label,
+                        pin,
+                        key_label: p.key_label.unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
+                    })
+                }
+                other => {
+                    return Err(ServerError::Config(format!(
+                        "keystore.kind {other:?}: expected \"shamir\" or \"pkcs11\""
+                    )));
+                }
+            },
+        };
+        let limits = raw.limits.unwrap_or_default();
+        let max_body_bytes = limits.max_body_bytes.unwrap_or(1024 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(ServerError::Config(
+                "limits.max_body_bytes must be between 1 KiB and 64 MiB".into(),
+            ));
+        }
+        let timeout = limits.request_timeout_secs.unwrap_or(30);
+        if !(1..=3600).contains(&timeout) {
+            return Err(ServerError::Config(
+                "limits.request_timeout_secs must be between 1 and 3600".into(),
+            ));
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            region: raw.region.unwrap_or_else(|| "local".into()),
+            tls_cert: tls.cert,
+            tls_key: tls.key,
+            keystore,
+            max_body_bytes,
+            request_timeout: Duration::from_secs(timeout),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(toml: &str) -> Result<Config, ServerError> {
+        let raw: RawConfig = Figment::new()
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| ServerError::Config(e.to_string()))?;
+        Config::validate(raw, &Overrides::default())
+    }
+
+    #[test]
+    fn minimal_file() {
+        let c = raw("data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n").unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert!(matches!(c.keystore, KeystoreConfig::Shamir));
+    }
+
+    #[test]
+    fn pkcs11_needs_pin_and_section() {
+        let base = "data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n";
+        assert!(raw(&format!("{base}[keystore]\nkind = \"pkcs11\"\n")).is_err());
+        let err = raw(&format!(
+            "{base}[keystore]\nkind = \"pkcs11\"\n[keystore.pkcs11]\nmodule = \"m\"\ntoken_label = \"t\"\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("pin"), "{err}");
+        let ok = raw(&format!(
+            "{base}[keystore]\nkind = \"pkcs11\"\n[keystore.pkcs11]\nmodule = \"m\"\ntoken_label = \"t\"\npin = \"1234\"\n"
+        ))
+        .unwrap();
+        let KeystoreConfig::Pkcs11(p) = ok.keystore else {
+            panic!("pkcs11 expected")
+        };
+        assert_eq!(p.key_label, DEFAULT_KEY_LABEL);
+        assert!(!format!("{p:?}").contains("1234"));
+    }
+
+    #[test]
+    fn bad_values_are_clear() {
+        assert!(
+            raw("data_dir = \"/d\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("tls")
+        );
+        assert!(
+            raw("listen = \"nope\"\ndata_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("listen")
+        );
+        assert!(raw("bogus = 1\n").is_err());
+        assert!(
+            raw("data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n[keystore]\nkind = \"x\"\n")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Arca's server assembly: configuration, the root of trust and store chosen by it, TLS, the HTTPS
+//! accept loop with graceful shutdown, and dev mode.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod dev;
+mod error;
+mod serve;
+pub mod tls;
+
+pub use config::{Config, KeystoreConfig};
+pub use error::ServerError;
+pub use serve::RunningServer;
+
+use std::sync::Arc;
+
+use arca_api::{AppState, Limits};
+use arca_keystore::{Keystore, Pkcs11Keystore, ShamirKeystore};
+use arca_services::{Arca, Clock, Settings, SystemClock};
+use arca_store::{SqliteStore, Store};
+
+/// The assembled services and what owns their resources.
+#[derive(Debug)]
+pub struct Assembled {
+    /// The services.
+    pub arca: Arca,
+    /// The store (closed on shutdown).
+    pub store: Arc<SqliteStore>,
+    /// The root of trust (sealed on shutdown).
+    pub keystore: Arc<dyn Keystore>,
+}
+
+/// Opens the store and the root of trust named by `config`, and loads the seal record (an HSM
+/// keystore unseals itself here).
+pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::Io {
+        what: format!("create data directory {}", config.data_dir.display()),
+        source,
+    })?;
+    let store = Arc::new(SqliteStore::open(&config.data_dir.join("arca.db")).await?);
+    let keystore: Arc<dyn Keystore> = match &config.keystore {
+        KeystoreConfig::Shamir => Arc::new(ShamirKeystore::new()),
+        KeystoreConfig::Pkcs11(p) => Arc::new(Pkcs11Keystore::new(p.clone())),
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let arca = Arca::new(
+        store.clone() as Arc<dyn Store>,
+        keystore.clone(),
+        clock,
+        Settings {
+            region: config.region.clone(),
+        },
+    );
+    arca.system.start().await?;
+    Ok(Assembled {
+        arca,
+        store,
+        keystore,
+    })
+}
+
+/// Assembles the services and serves them over HTTPS on `config.listen`.
+pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
+    let assembled = assemble(config).await?;
+    serve_assembled(config, assembled).await
+}
+
+/// Serves already assembled services (dev mode bootstraps between the two steps).
+pub async fn serve_assembled(
+    config: &Config,
+    assembled: Assembled,
+) -> Result<RunningServer, ServerError> {
+    let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
+    let app = arca_api::router(
+        AppState {
+            arca: assembled.arca.clone(),
+        },
+        Limits {
+            max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
+        },
+    );
+    serve::serve(config.listen, tls, app, assembled).await
+}

@@ -1,0 +1,70 @@
+//! Arca's domain services: the rules, between the API (which knows HTTP) and the crypto, keystore
+//! and store layers (which know bytes, HSMs and SQL).
+//!
+//! [`Arca`] holds the services a server runs. Time comes from a [`Clock`] so that windows and
+//! expiries are tested without sleeping.
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod clock;
+mod error;
+pub mod ids;
+pub mod instances;
+pub mod system;
+
+use std::sync::Arc;
+
+use arca_keystore::Keystore;
+use arca_store::Store;
+
+pub use auth::{AuthService, Principal};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ServiceError;
+pub use instances::{Instance, InstanceService, ServiceKind};
+pub use system::{InitOutput, SystemService};
+
+/// Result of service operations.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Server-wide settings the services need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The region named in CRNs (`local` by default).
+    pub region: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            region: "local".into(),
+        }
+    }
+}
+
+/// Everything a server needs, wired once at start and shared by the handlers.
+#[derive(Debug, Clone)]
+pub struct Arca {
+    /// Root-of-trust operations: init, unseal, seal, status.
+    pub system: SystemService,
+    /// Authentication of callers.
+    pub auth: AuthService,
+    /// Service instances (tenants).
+    pub instances: InstanceService,
+}
+
+impl Arca {
+    /// Wires the services over one store, one keystore and one clock.
+    pub fn new(
+        store: Arc<dyn Store>,
+        keystore: Arc<dyn Keystore>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        let auth = AuthService::new(store.clone());
+        Self {
+            system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
+            instances: InstanceService::new(store, keystore, clock, settings),
+            auth,
+        }
+    }
+}
