@@ -140,7 +140,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        if status.is_server_error() {
+        // 503 (sealed, HSM down) is an expected state, not a server fault: only 500s are errors.
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             match &self {
                 Self::Service(ServiceError::Internal(source)) => {
                     tracing::error!(error = %source, detail = ?source, "internal error")

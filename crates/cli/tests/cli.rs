@@ -1,0 +1,500 @@
+//! End-to-end tests of the `arca` binary: dev mode, the operator workflow, TLS versions,
+//! graceful shutdown and the PKCS#11 root of trust, each against a real server process on
+//! 127.0.0.1:0 driven through the real CLI.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use arca_services::Clock as _;
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+
+/// A server process, killed if the test ends early.
+struct Server {
+    child: Child,
+    url: String,
+    /// Kept so the reader thread keeps draining the server's stdout.
+    _lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `arca server ARGS` and waits for the line announcing the URL.
+    #[allow(clippy::zombie_processes)] // the child is killed and waited for in Drop
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> (Self, Duration) {
+        let started = Instant::now();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arca"));
+        cmd.arg("server")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn arca server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("server did not announce its URL; args {args:?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let url = rest.split_whitespace().next().unwrap().to_owned();
+                return (
+                    Self {
+                        child,
+                        url,
+                        _lines: rx,
+                    },
+                    started.elapsed(),
+                );
+            }
+        }
+    }
+
+    fn addr(&self) -> &str {
+        self.url.trim_start_matches("https://")
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "server exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::park_timeout(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Runs the CLI against `server` with `ca`, optional API key and optional stdin.
+fn cli(
+    server: &Server,
+    ca: &Path,
+    api_key: Option<&str>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arca"));
+    cmd.args(args)
+        .env("ARCA_URL", &server.url)
+        .env("ARCA_CACERT", ca)
+        .env_remove("ARCA_API_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(key) = api_key {
+        cmd.env("ARCA_API_KEY", key);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn read_dev_json(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("dev.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn dev_mode_starts_writes_dev_json_and_keeps_state_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let (server, took) =
+        Server::start(&["--dev", "--listen", "127.0.0.1:0", "--data", data_s], &[]);
+    println!("dev server announced its URL after {} ms", took.as_millis());
+    let info = read_dev_json(&data);
+    assert_eq!(info["url"], Value::String(server.url.clone()));
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    assert!(ca.is_absolute() && ca.exists());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let account = info["account_id"].as_str().unwrap().to_owned();
+    let instance = info["kms_instance_id"].as_str().unwrap().to_owned();
+    assert!(api_key.len() >= 40);
+    assert_eq!(account.len(), 32);
+    assert_eq!(instance.len(), 36);
+
+    let health = cli(&server, &ca, None, &["health", "-o", "json"], None);
+    let health = json(&health);
+    assert_eq!(health["status"], "ready");
+    assert_eq!(health["sealed"], false);
+
+    let list = json(&cli(
+        &server,
+        &ca,
+        Some(&api_key),
+        &["instance", "list", "-o", "json"],
+        None,
+    ));
+    assert_eq!(list[0]["id"], Value::String(instance.clone()));
+    let created = json(&cli(
+        &server,
+        &ca,
+        Some(&api_key),
+        &[
+            "instance",
+            "create",
+            "--name",
+            "second",
+            "--service",
+            "secrets-manager",
+            "-o",
+            "json",
+        ],
+        None,
+    ));
+    let second = created["id"].as_str().unwrap().to_owned();
+    server.terminate();
+
+    let (again, _) = Server::start(&["--dev", "--listen", "127.0.0.1:0", "--data", data_s], &[]);
+    let info2 = read_dev_json(&data);
+    assert_eq!(info2["api_key"], Value::String(api_key.clone()));
+    assert_eq!(info2["account_id"], Value::String(account));
+    assert_eq!(info2["kms_instance_id"], Value::String(instance.clone()));
+    assert_eq!(info2["url"], Value::String(again.url.clone()));
+    let got = json(&cli(
+        &again,
+        &ca,
+        Some(&api_key),
+        &["instance", "get", &second, "-o", "json"],
+        None,
+    ));
+    assert_eq!(got["name"], "second");
+    assert_eq!(got["service"], "secrets-manager");
+    again.terminate();
+}
+
+fn s_client(addr: &str, ca: &Path, version: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr, version, "-CAfile"])
+        .arg(ca)
+        // Let OpenSSL offer old versions, so that a refusal is the server's doing.
+        .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl is needed for this test (apt-get install openssl)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn only_tls_1_2_and_1_3_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let ca = data.join("ca.pem");
+    let v11 = s_client(server.addr(), &ca, "-tls1_1");
+    assert!(
+        v11.contains("Cipher is (NONE)"),
+        "TLS 1.1 was accepted:\n{v11}"
+    );
+    let v12 = s_client(server.addr(), &ca, "-tls1_2");
+    assert!(
+        v12.contains("New, TLSv1.2, Cipher is"),
+        "TLS 1.2 refused:\n{v12}"
+    );
+    assert!(v12.contains("Verify return code: 0 (ok)"), "{v12}");
+    let v13 = s_client(server.addr(), &ca, "-tls1_3");
+    assert!(
+        v13.contains("New, TLSv1.3, Cipher is"),
+        "TLS 1.3 refused:\n{v13}"
+    );
+    server.terminate();
+}
+
+/// A config file for a non-dev server in `dir`, with dev certificates.
+fn write_config(dir: &Path, keystore: &str) -> PathBuf {
+    let certs =
+        arca_server::tls::ensure_dev_certificates(dir, arca_services::SystemClock.now()).unwrap();
+    let path = dir.join("arca.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n{keystore}",
+        dir.join("data").display(),
+        certs.server_cert.display(),
+        certs.server_key.display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn operator_init_unseal_seal_with_shamir_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let ca = dir.path().join("ca.pem");
+    let args = ["--config", config.to_str().unwrap()];
+    let (server, _) = Server::start(&args, &[]);
+
+    let status = json(&cli(
+        &server,
+        &ca,
+        None,
+        &["operator", "status", "-o", "json"],
+        None,
+    ));
+    assert_eq!(status["initialized"], false);
+    let init = json(&cli(
+        &server,
+        &ca,
+        None,
+        &[
+            "operator",
+            "init",
+            "--shares",
+            "5",
+            "--threshold",
+            "3",
+            "-o",
+            "json",
+        ],
+        None,
+    ));
+    let shares: Vec<String> = init["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(shares.len(), 5);
+    let key = init["api_key"].as_str().unwrap().to_owned();
+    // Initialized once only.
+    let again = cli(&server, &ca, None, &["operator", "init"], None);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already initialized"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Sealed: data requests are refused with a clear message.
+    let sealed = cli(&server, &ca, Some(&key), &["instance", "list"], None);
+    assert!(!sealed.status.success());
+    assert!(stderr(&sealed).contains("sealed"), "{}", stderr(&sealed));
+
+    let unseal = |share: &str| {
+        cli(
+            &server,
+            &ca,
+            None,
+            &["operator", "unseal", "-o", "json"],
+            Some(&format!("{share}\n")),
+        )
+    };
+    assert_eq!(json(&unseal(&shares[0]))["progress"], 1);
+    // A wrong share is rejected and not counted; a repeated one is not counted twice.
+    let wrong = unseal("arca-share-v1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAh");
+    assert!(!wrong.status.success());
+    assert!(stderr(&wrong).contains("not counted"), "{}", stderr(&wrong));
+    let twice = unseal(&shares[0]);
+    assert!(!twice.status.success());
+    let status = json(&cli(
+        &server,
+        &ca,
+        None,
+        &["operator", "status", "-o", "json"],
+        None,
+    ));
+    assert_eq!(
+        (status["sealed"].clone(), status["progress"].clone()),
+        (Value::Bool(true), Value::from(1))
+    );
+    assert_eq!(json(&unseal(&shares[3]))["progress"], 2);
+    let done = json(&unseal(&shares[4]));
+    assert_eq!(done["sealed"], false);
+
+    json(&cli(
+        &server,
+        &ca,
+        Some(&key),
+        &["instance", "create", "--name", "prod", "-o", "json"],
+        None,
+    ));
+    // Seal needs an admin key.
+    assert!(
+        !cli(&server, &ca, None, &["operator", "seal"], None)
+            .status
+            .success()
+    );
+    assert_eq!(
+        json(&cli(
+            &server,
+            &ca,
+            Some(&key),
+            &["operator", "seal", "-o", "json"],
+            None
+        ))["sealed"],
+        true
+    );
+    server.terminate();
+
+    // After a restart the software keystore is sealed again; 3 shares open it.
+    let (server, _) = Server::start(&args, &[]);
+    let status = json(&cli(
+        &server,
+        &ca,
+        None,
+        &["operator", "status", "-o", "json"],
+        None,
+    ));
+    assert_eq!(
+        (status["initialized"].clone(), status["sealed"].clone()),
+        (Value::Bool(true), Value::Bool(true))
+    );
+    let unseal = |share: &str| {
+        cli(
+            &server,
+            &ca,
+            None,
+            &["operator", "unseal", "-o", "json"],
+            Some(&format!("{share}\n")),
+        )
+    };
+    json(&unseal(&shares[2]));
+    json(&unseal(&shares[1]));
+    assert_eq!(
+        json(&cli(
+            &server,
+            &ca,
+            None,
+            &["operator", "status", "-o", "json"],
+            None
+        ))["sealed"],
+        true
+    );
+    assert_eq!(json(&unseal(&shares[0]))["sealed"], false);
+    let list = json(&cli(
+        &server,
+        &ca,
+        Some(&key),
+        &["instance", "list", "-o", "json"],
+        None,
+    ));
+    assert_eq!(list[0]["name"], "prod");
+    server.terminate();
+}
+
+#[test]
+fn pkcs11_server_unseals_itself_at_start() {
+    let config = match arca_keystore::softhsm::test_token("arca-master-seal").unwrap() {
+        Some(c) => c,
+        None if arca_keystore::softhsm::required() => {
+            panic!("ARCA_REQUIRE_PKCS11=1 but SoftHSM2 is not installed")
+        }
+        None => {
+            eprintln!("SKIPPED: SoftHSM2 not installed");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let keystore = format!(
+        "[keystore]\nkind = \"pkcs11\"\n[keystore.pkcs11]\nmodule = \"{}\"\ntoken_label = \"{}\"\n",
+        config.module.display(),
+        config.token_label
+    );
+    let path = write_config(dir.path(), &keystore);
+    let ca = dir.path().join("ca.pem");
+    let args = ["--config", path.to_str().unwrap()];
+    // The PIN comes from the environment, not the file.
+    let pin = config.pin.expose_secret().to_owned();
+    let envs = [("ARCA_KEYSTORE__PKCS11__PIN", pin.as_str())];
+    let (server, _) = Server::start(&args, &envs);
+    let init = json(&cli(
+        &server,
+        &ca,
+        None,
+        &["operator", "init", "-o", "json"],
+        None,
+    ));
+    assert!(init["shares"].as_array().unwrap().is_empty());
+    let key = init["api_key"].as_str().unwrap().to_owned();
+    json(&cli(
+        &server,
+        &ca,
+        Some(&key),
+        &["instance", "create", "--name", "hsm", "-o", "json"],
+        None,
+    ));
+    server.terminate();
+
+    let (server, _) = Server::start(&args, &envs);
+    let health = json(&cli(&server, &ca, None, &["health", "-o", "json"], None));
+    assert_eq!(health["status"], "ready");
+    assert_eq!(health["keystore"], "pkcs11");
+    let list = json(&cli(
+        &server,
+        &ca,
+        Some(&key),
+        &["instance", "list", "-o", "json"],
+        None,
+    ));
+    assert_eq!(list[0]["name"], "hsm");
+    server.terminate();
+}
