@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::HeaderName;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, TRANSFER_ENCODING};
+use axum::http::{HeaderName, HeaderValue, Version};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -54,6 +54,26 @@ async fn timeout(limit: Duration, req: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
     }
+}
+
+/// A refusal of a request that has a body (a 413, or a 401 or 503 given before the body is read)
+/// may leave part of that body unread, and the connection is then closed. Say so, or an HTTP/1.1
+/// client could send its next request on a connection that is going away.
+async fn close_after_refused_body(req: Request, next: Next) -> Response {
+    let has_body = req.version() < Version::HTTP_2
+        && (req.headers().contains_key(TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0"));
+    let mut response = next.run(req).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn no_route() -> ApiError {
@@ -122,6 +142,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                         }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(close_after_refused_body))
                 .layer(CatchPanicLayer::custom(|_| ApiError::Panic.into_response()))
                 .layer(middleware::from_fn(move |req, next| {
                     timeout(request_timeout, req, next)

@@ -106,6 +106,14 @@ fn context(module: &Path) -> Result<Pkcs11, KeystoreError> {
     Ok(ctx)
 }
 
+/// HSM work (key creation, the unseal decryption) is rare (init, start), so it is serialized per
+/// process: some modules, SoftHSM2 among them, fail token-object creation under concurrent sessions.
+static HSM_OPS: Mutex<()> = Mutex::new(());
+
+fn hsm_ops() -> std::sync::MutexGuard<'static, ()> {
+    HSM_OPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Pkcs11Keystore {
     /// A keystore for the configured token; nothing is opened until `initialize` or `unseal`.
     pub fn new(config: Pkcs11Config) -> Self {
@@ -184,6 +192,7 @@ impl Pkcs11Keystore {
     }
 
     fn open_master(&self, loaded: &Loaded) -> Result<MasterKey, KeystoreError> {
+        let _ops = hsm_ops();
         let session = self.session()?;
         let key = self.find_key(&session)?.ok_or_else(|| {
             KeystoreError::Hsm(format!(
@@ -224,6 +233,7 @@ impl Keystore for Pkcs11Keystore {
         if self.lock().is_some() {
             return Err(KeystoreError::AlreadyInitialized);
         }
+        let _ops = hsm_ops();
         let session = self.session()?;
         let key = match self.find_key(&session)? {
             Some(key) => key,
@@ -328,8 +338,7 @@ pub fn init_token(
     user_pin: &SecretString,
 ) -> Result<(), KeystoreError> {
     // Two callers must not pick the same free slot.
-    static INIT: Mutex<()> = Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    let _ops = hsm_ops();
     let ctx = context(module)?;
     let slots = ctx.get_all_slots().map_err(hsm("C_GetSlotList"))?;
     let mut free = None;

@@ -50,24 +50,37 @@ fn ensure_conf() -> Result<(), KeystoreError> {
     Ok(())
 }
 
-/// Creates a fresh token with random PINs and returns a keystore configuration for it, or `None`
-/// when no PKCS#11 module is installed.
+/// A token for this test process (created on first use, with PINs unique to the process) and a
+/// configuration naming a sealing key label of its own (`key_label` plus a counter), so tests
+/// sharing the token never share a key. `None` when no PKCS#11 module is installed.
+///
+/// One token per process, not per test: SoftHSM2 keeps every token in the token directory, and
+/// slot bookkeeping degrades as they pile up.
 pub fn test_token(key_label: &str) -> Result<Option<Pkcs11Config>, KeystoreError> {
+    static TOKEN: std::sync::Mutex<Option<(String, SecretString)>> = std::sync::Mutex::new(None);
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let Some(module) = module() else {
         return Ok(None);
     };
-    ensure_conf()?;
+    let mut token = TOKEN.lock().unwrap_or_else(|p| p.into_inner());
+    let (label, pin) = match token.as_ref() {
+        Some(t) => t.clone(),
+        None => {
+            ensure_conf()?;
+            // Token labels are at most 32 bytes.
+            let label = format!("arca-{}", std::process::id());
+            let so_pin = SecretString::from(format!("so-{}", std::process::id()));
+            let pin = SecretString::from(format!("user-{}", std::process::id()));
+            init_token(&module, &label, &so_pin, &pin)?;
+            *token = Some((label.clone(), pin.clone()));
+            (label, pin)
+        }
+    };
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Token labels are at most 32 bytes.
-    let label = format!("arca-{}-{n}", std::process::id());
-    let so_pin = SecretString::from(format!("so-{}-{n}", std::process::id()));
-    let pin = SecretString::from(format!("user-{}-{n}", std::process::id()));
-    init_token(&module, &label, &so_pin, &pin)?;
     Ok(Some(Pkcs11Config {
         module,
         token_label: label,
         pin,
-        key_label: key_label.to_owned(),
+        key_label: format!("{key_label}-{n}"),
     }))
 }

@@ -52,14 +52,38 @@ fn hsm_refuses_shares_and_auto_unseals() {
         ks.unseal(UnsealInput::Share("arca-share-v1:AAAA")),
         Err(KeystoreError::Unsupported(_))
     ));
-    // A keystore pointing at a wrong PIN cannot unseal.
-    let mut wrong = h.0.clone();
-    wrong.pin = "wrong-pin".to_string().into();
-    let other = Pkcs11Keystore::new(wrong);
-    other.load(out.record.clone()).unwrap();
-    let err = other.unseal(UnsealInput::Auto).unwrap_err();
-    assert!(matches!(err, KeystoreError::Hsm(_)), "{err:?}");
+    // A configuration naming another sealing key refuses the record with a clear message.
+    // (A wrong PIN is not tested here: the token is shared by the tests of this process, and
+    // PKCS#11 login state is per process, so another test's session may already be logged in.)
+    let mut other_key = h.0.clone();
+    other_key.key_label = "some-other-key".into();
+    let other = Pkcs11Keystore::new(other_key);
+    let err = other.load(out.record.clone()).unwrap_err();
+    assert!(err.to_string().contains("some-other-key"), "{err}");
     assert!(other.status().sealed);
+    assert!(!other.status().initialized);
+}
+
+#[test]
+fn deleted_sealing_key_is_a_clear_error() {
+    let Some(h) = harness() else { return };
+    let ks = Pkcs11Keystore::new(h.0.clone());
+    let out = ks
+        .initialize(arca_keystore::InitParams {
+            shares: 0,
+            threshold: 0,
+        })
+        .unwrap();
+    // A record naming a key label that the token does not hold.
+    let mut record = serde_json::to_value(&out.record).unwrap();
+    record["key_label"] = "never-created".into();
+    let mut config = h.0.clone();
+    config.key_label = "never-created".into();
+    let ks = Pkcs11Keystore::new(config);
+    ks.load(serde_json::from_value(record).unwrap()).unwrap();
+    let err = ks.unseal(UnsealInput::Auto).unwrap_err();
+    assert!(err.to_string().contains("missing from the token"), "{err}");
+    assert!(ks.status().sealed);
 }
 
 #[test]

@@ -94,8 +94,9 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Client-side variables that share the `ARCA_` prefix but are not server settings.
-const CLIENT_VARS: [&str; 3] = ["url", "cacert", "api_key"];
+/// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
+/// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
+const SETTINGS: [&str; 6] = ["listen", "data_dir", "region", "tls", "keystore", "limits"];
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
@@ -113,11 +114,10 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(
-            Env::prefixed("ARCA_")
-                .split("__")
-                .filter(|k| !CLIENT_VARS.contains(&k.as_str())),
-        );
+        figment = figment.merge(Env::prefixed("ARCA_").split("__").filter(|k| {
+            let top = k.as_str().split('.').next().unwrap_or_default();
+            SETTINGS.iter().any(|s| top.eq_ignore_ascii_case(s))
+        }));
         let raw: RawConfig = figment
             .extract()
             .map_err(|e| ServerError::Config(e.to_string()))?;

@@ -12,7 +12,8 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -23,6 +24,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lingering close: after a connection ends, what is still arriving is read and discarded for at
+/// most this long and this much, so an answer sent before the request body was read (413, 401,
+/// 503...) is not destroyed by a TCP reset before the client reads it.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(5);
+const LINGER_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// A server that is accepting connections.
 #[derive(Debug)]
@@ -84,6 +90,33 @@ pub(crate) async fn serve(
     })
 }
 
+/// A second handle on the accepted socket (a duplicated descriptor), kept for [`linger_close`]:
+/// the socket stays open after the TLS stream built on the first handle is dropped.
+fn with_linger_handle(tcp: TcpStream) -> std::io::Result<(TcpStream, TcpStream)> {
+    let std = tcp.into_std()?;
+    let dup = std.try_clone()?;
+    Ok((TcpStream::from_std(std)?, TcpStream::from_std(dup)?))
+}
+
+/// Ends the write side, then reads and discards what the client still sends (an unread request
+/// body) until it closes or a limit is reached, and only then closes the socket. Closing with
+/// unread data would make the kernel send a reset, which can discard the answer the client has
+/// not read yet.
+async fn linger_close(mut tcp: TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut total = 0usize;
+    let _ = tokio::time::timeout(LINGER_TIMEOUT, async {
+        while total < LINGER_MAX_BYTES {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+}
+
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
@@ -105,6 +138,13 @@ async fn accept_loop(
             _ = stopped.changed() => break,
         };
         let _ = tcp.set_nodelay(true);
+        let (tcp, linger) = match with_linger_handle(tcp) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot prepare the connection");
+                continue;
+            }
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
@@ -130,6 +170,7 @@ async fn accept_loop(
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            linger_close(linger).await;
         });
     }
     drop(listener);
