@@ -3,7 +3,7 @@
 use arca_proto::{ErrorBody, ErrorItem};
 use arca_services::ServiceError;
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -19,6 +19,12 @@ pub enum ApiError {
     Query(QueryRejection),
     /// A path parameter is malformed.
     Path(PathRejection),
+    /// The body could not be read (too large, broken connection).
+    Body(BytesRejection),
+    /// The body is not what the endpoint takes.
+    InvalidBody(String),
+    /// A required header is missing or malformed.
+    Header(&'static str),
     /// No `Authorization: Bearer` credentials.
     MissingCredentials,
     /// No such route.
@@ -49,6 +55,12 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> Self {
+        Self::Body(e)
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
         Self::Query(e)
@@ -67,6 +79,7 @@ fn service_status(e: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        ServiceError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_state"),
         ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         // Unknown future variants and Internal: a 500 with no detail; the source is logged.
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -107,6 +120,22 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "invalid_path",
                 rejection.body_text(),
+            ),
+            Self::Body(rejection) => {
+                let code = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    "payload_too_large"
+                } else {
+                    "invalid_body"
+                };
+                (rejection.status(), code, rejection.body_text())
+            }
+            Self::InvalidBody(message) => {
+                (StatusCode::BAD_REQUEST, "invalid_body", message.clone())
+            }
+            Self::Header(message) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_header",
+                (*message).to_owned(),
             ),
             Self::MissingCredentials => (
                 StatusCode::UNAUTHORIZED,

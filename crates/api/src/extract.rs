@@ -46,11 +46,7 @@ impl FromRequestParts<AppState> for Caller {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::MissingCredentials);
         }
-        let principal = state
-            .arca
-            .auth
-            .authenticate_api_key(credential.trim())
-            .await?;
+        let principal = state.arca.tokens.authenticate(credential.trim()).await?;
         Ok(Self(principal))
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod error;
 mod extract;
+mod kp;
 mod router;
 mod routes;
 

@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, instances, sys};
+use crate::routes::{health, identity, instances, sys};
 use crate::{ApiError, AppState};
 
 /// Request limits.
@@ -92,6 +92,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             post(instances::create).get(instances::list),
         )
         .route("/v1/instances/{id}", get(instances::get))
+        .route("/identity/token", post(identity::token))
+        .route("/oidc/token", post(identity::token))
+        .merge(crate::kp::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_unsealed,

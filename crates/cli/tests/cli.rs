@@ -101,37 +101,69 @@ impl Server {
     }
 }
 
-/// Runs the CLI against `server` with `ca`, optional API key and optional stdin.
-fn cli(
-    server: &Server,
-    ca: &Path,
-    api_key: Option<&str>,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arca"));
-    cmd.args(args)
-        .env("ARCA_URL", &server.url)
-        .env("ARCA_CACERT", ca)
-        .env_remove("ARCA_API_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(key) = api_key {
-        cmd.env("ARCA_API_KEY", key);
+/// The CLI pointed at one server: `ARCA_URL`, `ARCA_CACERT` and optionally `ARCA_API_KEY`.
+struct Cli<'a> {
+    server: &'a Server,
+    ca: &'a Path,
+    api_key: Option<&'a str>,
+}
+
+impl<'a> Cli<'a> {
+    fn new(server: &'a Server, ca: &'a Path) -> Self {
+        Self {
+            server,
+            ca,
+            api_key: None,
+        }
     }
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    } else {
-        drop(child.stdin.take());
+
+    fn with_key(&self, api_key: &'a str) -> Self {
+        Self {
+            api_key: Some(api_key),
+            ..*self
+        }
     }
-    child.wait_with_output().unwrap()
+
+    /// Runs `arca ARGS`, feeding `stdin` when given.
+    fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_arca"));
+        cmd.args(args)
+            .env("ARCA_URL", &self.server.url)
+            .env("ARCA_CACERT", self.ca)
+            .env_remove("ARCA_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(key) = self.api_key {
+            cmd.env("ARCA_API_KEY", key);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None)
+    }
+
+    /// Runs `arca ARGS -o json`, which must succeed, and parses its output.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        json(&self.run(&all))
+    }
+
+    /// `arca operator unseal` with one share on stdin.
+    fn unseal(&self, share: &str) -> Output {
+        self.run_with_stdin(
+            &["operator", "unseal", "-o", "json"],
+            Some(&format!("{share}\n")),
+        )
+    }
 }
 
 fn json(out: &Output) -> Value {
@@ -156,8 +188,8 @@ fn dev_mode_starts_writes_dev_json_and_keeps_state_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
-    let (server, took) =
-        Server::start(&["--dev", "--listen", "127.0.0.1:0", "--data", data_s], &[]);
+    let dev_args = ["--dev", "--listen", "127.0.0.1:0", "--data", data_s];
+    let (server, took) = Server::start(&dev_args, &[]);
     println!("dev server announced its URL after {} ms", took.as_millis());
     let info = read_dev_json(&data);
     assert_eq!(info["url"], Value::String(server.url.clone()));
@@ -170,51 +202,35 @@ fn dev_mode_starts_writes_dev_json_and_keeps_state_across_restarts() {
     assert_eq!(account.len(), 32);
     assert_eq!(instance.len(), 36);
 
-    let health = cli(&server, &ca, None, &["health", "-o", "json"], None);
-    let health = json(&health);
+    let cli = Cli::new(&server, &ca);
+    let health = cli.json(&["health"]);
     assert_eq!(health["status"], "ready");
     assert_eq!(health["sealed"], false);
-
-    let list = json(&cli(
-        &server,
-        &ca,
-        Some(&api_key),
-        &["instance", "list", "-o", "json"],
-        None,
-    ));
-    assert_eq!(list[0]["id"], Value::String(instance.clone()));
-    let created = json(&cli(
-        &server,
-        &ca,
-        Some(&api_key),
-        &[
-            "instance",
-            "create",
-            "--name",
-            "second",
-            "--service",
-            "secrets-manager",
-            "-o",
-            "json",
-        ],
-        None,
-    ));
+    let admin = cli.with_key(&api_key);
+    assert_eq!(
+        admin.json(&["instance", "list"])[0]["id"],
+        Value::String(instance.clone())
+    );
+    let created = admin.json(&[
+        "instance",
+        "create",
+        "--name",
+        "second",
+        "--service",
+        "secrets-manager",
+    ]);
     let second = created["id"].as_str().unwrap().to_owned();
     server.terminate();
 
-    let (again, _) = Server::start(&["--dev", "--listen", "127.0.0.1:0", "--data", data_s], &[]);
+    let (again, _) = Server::start(&dev_args, &[]);
     let info2 = read_dev_json(&data);
     assert_eq!(info2["api_key"], Value::String(api_key.clone()));
     assert_eq!(info2["account_id"], Value::String(account));
-    assert_eq!(info2["kms_instance_id"], Value::String(instance.clone()));
+    assert_eq!(info2["kms_instance_id"], Value::String(instance));
     assert_eq!(info2["url"], Value::String(again.url.clone()));
-    let got = json(&cli(
-        &again,
-        &ca,
-        Some(&api_key),
-        &["instance", "get", &second, "-o", "json"],
-        None,
-    ));
+    let got = Cli::new(&again, &ca)
+        .with_key(&api_key)
+        .json(&["instance", "get", &second]);
     assert_eq!(got["name"], "second");
     assert_eq!(got["service"], "secrets-manager");
     again.terminate();
@@ -292,31 +308,10 @@ fn operator_init_unseal_seal_with_shamir_shares() {
     let ca = dir.path().join("ca.pem");
     let args = ["--config", config.to_str().unwrap()];
     let (server, _) = Server::start(&args, &[]);
+    let cli = Cli::new(&server, &ca);
 
-    let status = json(&cli(
-        &server,
-        &ca,
-        None,
-        &["operator", "status", "-o", "json"],
-        None,
-    ));
-    assert_eq!(status["initialized"], false);
-    let init = json(&cli(
-        &server,
-        &ca,
-        None,
-        &[
-            "operator",
-            "init",
-            "--shares",
-            "5",
-            "--threshold",
-            "3",
-            "-o",
-            "json",
-        ],
-        None,
-    ));
+    assert_eq!(cli.json(&["operator", "status"])["initialized"], false);
+    let init = cli.json(&["operator", "init", "--shares", "5", "--threshold", "3"]);
     let shares: Vec<String> = init["shares"]
         .as_array()
         .unwrap()
@@ -325,8 +320,9 @@ fn operator_init_unseal_seal_with_shamir_shares() {
         .collect();
     assert_eq!(shares.len(), 5);
     let key = init["api_key"].as_str().unwrap().to_owned();
+    let admin = cli.with_key(&key);
     // Initialized once only.
-    let again = cli(&server, &ca, None, &["operator", "init"], None);
+    let again = cli.run(&["operator", "init"]);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("already initialized"),
@@ -335,108 +331,43 @@ fn operator_init_unseal_seal_with_shamir_shares() {
     );
 
     // Sealed: data requests are refused with a clear message.
-    let sealed = cli(&server, &ca, Some(&key), &["instance", "list"], None);
+    let sealed = admin.run(&["instance", "list"]);
     assert!(!sealed.status.success());
     assert!(stderr(&sealed).contains("sealed"), "{}", stderr(&sealed));
 
-    let unseal = |share: &str| {
-        cli(
-            &server,
-            &ca,
-            None,
-            &["operator", "unseal", "-o", "json"],
-            Some(&format!("{share}\n")),
-        )
-    };
-    assert_eq!(json(&unseal(&shares[0]))["progress"], 1);
+    assert_eq!(json(&cli.unseal(&shares[0]))["progress"], 1);
     // A wrong share is rejected and not counted; a repeated one is not counted twice.
-    let wrong = unseal("arca-share-v1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAh");
+    let wrong = cli.unseal("arca-share-v1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAh");
     assert!(!wrong.status.success());
     assert!(stderr(&wrong).contains("not counted"), "{}", stderr(&wrong));
-    let twice = unseal(&shares[0]);
-    assert!(!twice.status.success());
-    let status = json(&cli(
-        &server,
-        &ca,
-        None,
-        &["operator", "status", "-o", "json"],
-        None,
-    ));
+    assert!(!cli.unseal(&shares[0]).status.success());
+    let status = cli.json(&["operator", "status"]);
     assert_eq!(
-        (status["sealed"].clone(), status["progress"].clone()),
-        (Value::Bool(true), Value::from(1))
+        (&status["sealed"], &status["progress"]),
+        (&Value::Bool(true), &Value::from(1))
     );
-    assert_eq!(json(&unseal(&shares[3]))["progress"], 2);
-    let done = json(&unseal(&shares[4]));
-    assert_eq!(done["sealed"], false);
+    assert_eq!(json(&cli.unseal(&shares[3]))["progress"], 2);
+    assert_eq!(json(&cli.unseal(&shares[4]))["sealed"], false);
 
-    json(&cli(
-        &server,
-        &ca,
-        Some(&key),
-        &["instance", "create", "--name", "prod", "-o", "json"],
-        None,
-    ));
+    admin.json(&["instance", "create", "--name", "prod"]);
     // Seal needs an admin key.
-    assert!(
-        !cli(&server, &ca, None, &["operator", "seal"], None)
-            .status
-            .success()
-    );
-    assert_eq!(
-        json(&cli(
-            &server,
-            &ca,
-            Some(&key),
-            &["operator", "seal", "-o", "json"],
-            None
-        ))["sealed"],
-        true
-    );
+    assert!(!cli.run(&["operator", "seal"]).status.success());
+    assert_eq!(admin.json(&["operator", "seal"])["sealed"], true);
     server.terminate();
 
     // After a restart the software keystore is sealed again; 3 shares open it.
     let (server, _) = Server::start(&args, &[]);
-    let status = json(&cli(
-        &server,
-        &ca,
-        None,
-        &["operator", "status", "-o", "json"],
-        None,
-    ));
+    let cli = Cli::new(&server, &ca);
+    let status = cli.json(&["operator", "status"]);
     assert_eq!(
-        (status["initialized"].clone(), status["sealed"].clone()),
-        (Value::Bool(true), Value::Bool(true))
+        (&status["initialized"], &status["sealed"]),
+        (&Value::Bool(true), &Value::Bool(true))
     );
-    let unseal = |share: &str| {
-        cli(
-            &server,
-            &ca,
-            None,
-            &["operator", "unseal", "-o", "json"],
-            Some(&format!("{share}\n")),
-        )
-    };
-    json(&unseal(&shares[2]));
-    json(&unseal(&shares[1]));
-    assert_eq!(
-        json(&cli(
-            &server,
-            &ca,
-            None,
-            &["operator", "status", "-o", "json"],
-            None
-        ))["sealed"],
-        true
-    );
-    assert_eq!(json(&unseal(&shares[0]))["sealed"], false);
-    let list = json(&cli(
-        &server,
-        &ca,
-        Some(&key),
-        &["instance", "list", "-o", "json"],
-        None,
-    ));
+    json(&cli.unseal(&shares[2]));
+    json(&cli.unseal(&shares[1]));
+    assert_eq!(cli.json(&["operator", "status"])["sealed"], true);
+    assert_eq!(json(&cli.unseal(&shares[0]))["sealed"], false);
+    let list = cli.with_key(&key).json(&["instance", "list"]);
     assert_eq!(list[0]["name"], "prod");
     server.terminate();
 }
@@ -455,9 +386,10 @@ fn pkcs11_server_unseals_itself_at_start() {
     };
     let dir = tempfile::tempdir().unwrap();
     let keystore = format!(
-        "[keystore]\nkind = \"pkcs11\"\n[keystore.pkcs11]\nmodule = \"{}\"\ntoken_label = \"{}\"\n",
+        "[keystore]\nkind = \"pkcs11\"\n[keystore.pkcs11]\nmodule = \"{}\"\ntoken_label = \"{}\"\nkey_label = \"{}\"\n",
         config.module.display(),
-        config.token_label
+        config.token_label,
+        config.key_label,
     );
     let path = write_config(dir.path(), &keystore);
     let ca = dir.path().join("ca.pem");
@@ -466,35 +398,22 @@ fn pkcs11_server_unseals_itself_at_start() {
     let pin = config.pin.expose_secret().to_owned();
     let envs = [("ARCA_KEYSTORE__PKCS11__PIN", pin.as_str())];
     let (server, _) = Server::start(&args, &envs);
-    let init = json(&cli(
-        &server,
-        &ca,
-        None,
-        &["operator", "init", "-o", "json"],
-        None,
-    ));
+    let init = Cli::new(&server, &ca).json(&["operator", "init"]);
     assert!(init["shares"].as_array().unwrap().is_empty());
     let key = init["api_key"].as_str().unwrap().to_owned();
-    json(&cli(
-        &server,
-        &ca,
-        Some(&key),
-        &["instance", "create", "--name", "hsm", "-o", "json"],
-        None,
-    ));
+    Cli::new(&server, &ca)
+        .with_key(&key)
+        .json(&["instance", "create", "--name", "hsm"]);
     server.terminate();
 
     let (server, _) = Server::start(&args, &envs);
-    let health = json(&cli(&server, &ca, None, &["health", "-o", "json"], None));
+    let cli = Cli::new(&server, &ca);
+    let health = cli.json(&["health"]);
     assert_eq!(health["status"], "ready");
     assert_eq!(health["keystore"], "pkcs11");
-    let list = json(&cli(
-        &server,
-        &ca,
-        Some(&key),
-        &["instance", "list", "-o", "json"],
-        None,
-    ));
-    assert_eq!(list[0]["name"], "hsm");
+    assert_eq!(
+        cli.with_key(&key).json(&["instance", "list"])[0]["name"],
+        "hsm"
+    );
     server.terminate();
 }

@@ -49,6 +49,7 @@ pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
         clock,
         Settings {
             region: config.region.clone(),
+            ..Settings::default()
         },
     );
     arca.system.start().await?;

@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// A conflicting resource exists.
     #[error("{0}")]
     Conflict(&'static str),
+    /// The resource's state does not allow the operation (e.g. wrap with a suspended key).
+    #[error("{0}")]
+    InvalidState(String),
     /// The root of trust (HSM) is unavailable.
     #[error("the root of trust is unavailable: {0}")]
     Unavailable(String),

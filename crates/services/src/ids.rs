@@ -30,3 +30,8 @@ pub fn instance_crn(service: &str, region: &str, account_id: &str, instance_id: 
 pub fn is_uuid(s: &str) -> bool {
     uuid::Uuid::try_parse(s).is_ok()
 }
+
+/// The CRN of a key: `crn:v1:arca:private:kms:<region>:a/<account>:<instance>:key:<key>`.
+pub fn key_crn(region: &str, account_id: &str, instance_id: &str, key_id: &str) -> String {
+    format!("crn:v1:arca:private:kms:{region}:a/{account_id}:{instance_id}:key:{key_id}")
+}

@@ -89,6 +89,11 @@ impl InstanceService {
         }
     }
 
+    /// The region named in CRNs.
+    pub fn region(&self) -> &str {
+        &self.settings.region
+    }
+
     fn to_instance(&self, r: InstanceRecord) -> ServiceResult<Instance> {
         let service = ServiceKind::parse(&r.service).ok_or_else(|| {
             ServiceError::Internal("stored instance has an unknown service".into())

@@ -10,7 +10,9 @@ pub mod clock;
 mod error;
 pub mod ids;
 pub mod instances;
+pub mod keys;
 pub mod system;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -21,7 +23,9 @@ pub use auth::{AuthService, Principal};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServiceError;
 pub use instances::{Instance, InstanceService, ServiceKind};
+pub use keys::{KeyService, KeyWindows};
 pub use system::{InitOutput, SystemService};
+pub use tokens::TokenService;
 
 /// Result of service operations.
 pub type ServiceResult<T> = Result<T, ServiceError>;
@@ -31,12 +35,15 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 pub struct Settings {
     /// The region named in CRNs (`local` by default).
     pub region: String,
+    /// Key lifecycle windows.
+    pub key_windows: KeyWindows,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             region: "local".into(),
+            key_windows: KeyWindows::default(),
         }
     }
 }
@@ -50,6 +57,10 @@ pub struct Arca {
     pub auth: AuthService,
     /// Service instances (tenants).
     pub instances: InstanceService,
+    /// IAM access tokens.
+    pub tokens: TokenService,
+    /// The key service.
+    pub keys: KeyService,
 }
 
 impl Arca {
@@ -61,10 +72,33 @@ impl Arca {
         settings: Settings,
     ) -> Self {
         let auth = AuthService::new(store.clone());
+        let instances = InstanceService::new(
+            store.clone(),
+            keystore.clone(),
+            clock.clone(),
+            settings.clone(),
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
-            instances: InstanceService::new(store, keystore, clock, settings),
+            tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
+            keys: KeyService::new(
+                store,
+                keystore,
+                clock,
+                instances.clone(),
+                settings.key_windows,
+            ),
+            instances,
             auth,
         }
+    }
+
+    /// Seals: drops the master key and every secret cached from it (token signing key, root
+    /// key versions). Account administrators only.
+    pub fn seal(&self, principal: &Principal) -> ServiceResult<arca_keystore::SealStatus> {
+        let status = self.system.seal(principal)?;
+        self.tokens.forget_keys();
+        self.keys.forget_keys();
+        Ok(status)
     }
 }

@@ -13,7 +13,10 @@ mod records;
 mod sqlite;
 
 pub use error::StoreError;
-pub use records::{AccountRecord, ApiKeyRecord, InstanceRecord, PrincipalKind, PrincipalRecord};
+pub use records::{
+    AccountRecord, ApiKeyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyVersionRecord,
+    PrincipalKind, PrincipalRecord,
+};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -66,4 +69,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The instances of an account, oldest first.
     async fn list_instances(&self, account_id: &str) -> StoreResult<Vec<InstanceRecord>>;
+
+    /// The wrapped IAM token signing key, if one was made.
+    async fn signing_key(&self) -> StoreResult<Option<(String, Vec<u8>)>>;
+
+    /// Stores the first signing key. [`StoreError::Conflict`] if one exists (a concurrent
+    /// writer won: read it back).
+    async fn put_signing_key(&self, id: &str, wrapped: &[u8], created_at: i64) -> StoreResult<()>;
+
+    /// Creates a key with its first version.
+    async fn create_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> StoreResult<()>;
+
+    /// A key of an instance.
+    async fn get_key(&self, instance_id: &str, key_id: &str) -> StoreResult<Option<KeyRecord>>;
+
+    /// Keys of an instance matching `query`, oldest first, and how many match in all.
+    async fn list_keys(
+        &self,
+        instance_id: &str,
+        query: &KeyQuery,
+    ) -> StoreResult<(Vec<KeyRecord>, i64)>;
+
+    /// Writes `key` if its stored revision is still `key.revision - 1`; else
+    /// [`StoreError::Conflict`] and nothing is written.
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
+
+    /// [`Store::update_key`] plus a new version, in one transaction (rotation).
+    async fn rotate_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> StoreResult<()>;
+
+    /// A key version by id.
+    async fn get_key_version(&self, version_id: &str) -> StoreResult<Option<KeyVersionRecord>>;
+
+    /// The versions of a key, newest first.
+    async fn list_key_versions(&self, key_id: &str) -> StoreResult<Vec<KeyVersionRecord>>;
 }

@@ -113,3 +113,94 @@ impl std::fmt::Debug for InstanceRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A key of the key service (root or standard). Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key id (UUID).
+    pub id: String,
+    /// Owning instance.
+    pub instance_id: String,
+    /// Display name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `false` for root keys (material never leaves the service), `true` for standard keys.
+    pub extractable: bool,
+    /// Whether the material was supplied by the user.
+    pub imported: bool,
+    /// NIST state: 0 pre-activation, 1 active, 2 suspended, 3 deactivated, 5 destroyed.
+    pub state: i64,
+    /// The state before deletion, restored by `restore`.
+    pub state_before_delete: Option<i64>,
+    /// Key ring (`default` if none).
+    pub key_ring_id: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// When the key stops wrapping (moves to deactivated).
+    pub expiration_date: Option<i64>,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub creation_date: i64,
+    /// Last change of anything.
+    pub last_update_date: i64,
+    /// Last rotation.
+    pub last_rotate_date: Option<i64>,
+    /// When deleted.
+    pub deletion_date: Option<i64>,
+    /// Who deleted it.
+    pub deleted_by: Option<String>,
+    /// Rotation policy: enabled, if set.
+    pub rotation_enabled: Option<bool>,
+    /// Rotation policy: interval in months, if set.
+    pub rotation_interval: Option<i64>,
+    /// Dual-authorization delete policy.
+    pub dual_auth_delete: bool,
+    /// The version new wraps use.
+    pub current_version_id: String,
+    /// Bumped by every update; updates name the revision they read (optimistic concurrency).
+    pub revision: i64,
+}
+
+/// One version of a key's material.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyVersionRecord {
+    /// Version id (UUID), named in every ciphertext it makes.
+    pub id: String,
+    /// The key.
+    pub key_id: String,
+    /// 1 for the first version, +1 per rotation.
+    pub seq: i64,
+    /// When created.
+    pub creation_date: i64,
+    /// The material wrapped by the master key; `None` once shredded.
+    pub wrapped_material: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for KeyVersionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyVersionRecord")
+            .field("id", &self.id)
+            .field("key_id", &self.key_id)
+            .field("seq", &self.seq)
+            .field("creation_date", &self.creation_date)
+            .field("shredded", &self.wrapped_material.is_none())
+            .finish()
+    }
+}
+
+/// Which keys a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyQuery {
+    /// Only these states (all when `None`).
+    pub states: Option<Vec<i64>>,
+    /// Only root (`false`) or standard (`true`) keys.
+    pub extractable: Option<bool>,
+    /// Only this key ring.
+    pub key_ring_id: Option<String>,
+    /// Page size (all when `None`).
+    pub limit: Option<i64>,
+    /// Page start.
+    pub offset: i64,
+}

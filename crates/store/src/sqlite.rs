@@ -13,8 +13,8 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, PrincipalKind, PrincipalRecord,
-    Store, StoreError, StoreResult,
+    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, KeyQuery, KeyRecord,
+    KeyVersionRecord, PrincipalKind, PrincipalRecord, Store, StoreError, StoreResult,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -97,6 +97,127 @@ macro_rules! instance_columns {
     () => {
         "id, account_id, service, name, state, wrapped_key, created_at"
     };
+}
+
+macro_rules! key_columns {
+    () => {
+        "id, instance_id, name, description, extractable, imported, state, state_before_delete, \
+         key_ring_id, tags, expiration_date, created_by, creation_date, last_update_date, \
+         last_rotate_date, deletion_date, deleted_by, rotation_enabled, rotation_interval, \
+         dual_auth_delete, current_version_id, revision"
+    };
+}
+
+/// The WHERE clause of key listings: fixed SQL with nullable parameters, so the text stays static.
+macro_rules! key_filter {
+    () => {
+        " FROM kp_keys WHERE instance_id = ? \
+          AND (? IS NULL OR state IN (SELECT value FROM json_each(?))) \
+          AND (? IS NULL OR extractable = ?) \
+          AND (? IS NULL OR key_ring_id = ?)"
+    };
+}
+
+fn key_from_row(row: &SqliteRow) -> StoreResult<KeyRecord> {
+    let tags: String = row.try_get(9).map_err(db)?;
+    Ok(KeyRecord {
+        id: row.try_get(0).map_err(db)?,
+        instance_id: row.try_get(1).map_err(db)?,
+        name: row.try_get(2).map_err(db)?,
+        description: row.try_get(3).map_err(db)?,
+        extractable: row.try_get(4).map_err(db)?,
+        imported: row.try_get(5).map_err(db)?,
+        state: row.try_get(6).map_err(db)?,
+        state_before_delete: row.try_get(7).map_err(db)?,
+        key_ring_id: row.try_get(8).map_err(db)?,
+        tags: serde_json::from_str(&tags).map_err(|_| StoreError::Corrupt("key tags"))?,
+        expiration_date: row.try_get(10).map_err(db)?,
+        created_by: row.try_get(11).map_err(db)?,
+        creation_date: row.try_get(12).map_err(db)?,
+        last_update_date: row.try_get(13).map_err(db)?,
+        last_rotate_date: row.try_get(14).map_err(db)?,
+        deletion_date: row.try_get(15).map_err(db)?,
+        deleted_by: row.try_get(16).map_err(db)?,
+        rotation_enabled: row.try_get(17).map_err(db)?,
+        rotation_interval: row.try_get(18).map_err(db)?,
+        dual_auth_delete: row.try_get(19).map_err(db)?,
+        current_version_id: row.try_get(20).map_err(db)?,
+        revision: row.try_get(21).map_err(db)?,
+    })
+}
+
+fn version_from_row(row: &SqliteRow) -> StoreResult<KeyVersionRecord> {
+    Ok(KeyVersionRecord {
+        id: row.try_get(0).map_err(db)?,
+        key_id: row.try_get(1).map_err(db)?,
+        seq: row.try_get(2).map_err(db)?,
+        creation_date: row.try_get(3).map_err(db)?,
+        wrapped_material: row.try_get(4).map_err(db)?,
+    })
+}
+
+fn tags_json(key: &KeyRecord) -> String {
+    serde_json::to_string(&key.tags).unwrap_or_else(|_| "[]".into())
+}
+
+async fn insert_version(
+    conn: &mut sqlx::SqliteConnection,
+    v: &KeyVersionRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO kp_key_versions (id, key_id, seq, creation_date, wrapped_material) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&v.id)
+    .bind(&v.key_id)
+    .bind(v.seq)
+    .bind(v.creation_date)
+    .bind(&v.wrapped_material)
+    .execute(conn)
+    .await
+    .map_err(|e| StoreError::from_db(e, "key version exists"))?;
+    Ok(())
+}
+
+/// Writes every mutable column of `key` if the stored revision is `key.revision - 1`.
+async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE kp_keys SET name = ?, description = ?, extractable = ?, imported = ?, state = ?, \
+         state_before_delete = ?, key_ring_id = ?, tags = ?, expiration_date = ?, \
+         last_update_date = ?, last_rotate_date = ?, deletion_date = ?, deleted_by = ?, \
+         rotation_enabled = ?, rotation_interval = ?, dual_auth_delete = ?, \
+         current_version_id = ?, revision = ? \
+         WHERE id = ? AND instance_id = ? AND revision = ?",
+    )
+    .bind(&k.name)
+    .bind(&k.description)
+    .bind(k.extractable)
+    .bind(k.imported)
+    .bind(k.state)
+    .bind(k.state_before_delete)
+    .bind(&k.key_ring_id)
+    .bind(tags_json(k))
+    .bind(k.expiration_date)
+    .bind(k.last_update_date)
+    .bind(k.last_rotate_date)
+    .bind(k.deletion_date)
+    .bind(&k.deleted_by)
+    .bind(k.rotation_enabled)
+    .bind(k.rotation_interval)
+    .bind(k.dual_auth_delete)
+    .bind(&k.current_version_id)
+    .bind(k.revision)
+    .bind(&k.id)
+    .bind(&k.instance_id)
+    .bind(k.revision - 1)
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict("the key changed concurrently"))
+    }
 }
 
 #[async_trait]
@@ -240,5 +361,163 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.iter().map(instance_from_row).collect()
+    }
+
+    async fn signing_key(&self) -> StoreResult<Option<(String, Vec<u8>)>> {
+        let row =
+            sqlx::query("SELECT id, wrapped_key FROM signing_keys ORDER BY created_at LIMIT 1")
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        row.map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .transpose()
+    }
+
+    async fn put_signing_key(&self, id: &str, wrapped: &[u8], created_at: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists = sqlx::query("SELECT 1 FROM signing_keys LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict("a signing key exists"));
+        }
+        sqlx::query("INSERT INTO signing_keys (id, wrapped_key, created_at) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(wrapped)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_db(e, "signing key exists"))?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn create_key(&self, k: &KeyRecord, version: &KeyVersionRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(concat!(
+            "INSERT INTO kp_keys (",
+            key_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&k.id)
+        .bind(&k.instance_id)
+        .bind(&k.name)
+        .bind(&k.description)
+        .bind(k.extractable)
+        .bind(k.imported)
+        .bind(k.state)
+        .bind(k.state_before_delete)
+        .bind(&k.key_ring_id)
+        .bind(tags_json(k))
+        .bind(k.expiration_date)
+        .bind(&k.created_by)
+        .bind(k.creation_date)
+        .bind(k.last_update_date)
+        .bind(k.last_rotate_date)
+        .bind(k.deletion_date)
+        .bind(&k.deleted_by)
+        .bind(k.rotation_enabled)
+        .bind(k.rotation_interval)
+        .bind(k.dual_auth_delete)
+        .bind(&k.current_version_id)
+        .bind(k.revision)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_db(e, "key exists"))?;
+        insert_version(&mut tx, version).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_key(&self, instance_id: &str, key_id: &str) -> StoreResult<Option<KeyRecord>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM kp_keys WHERE instance_id = ? AND id = ?"
+        ))
+        .bind(instance_id)
+        .bind(key_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn list_keys(
+        &self,
+        instance_id: &str,
+        q: &KeyQuery,
+    ) -> StoreResult<(Vec<KeyRecord>, i64)> {
+        let states = q
+            .states
+            .as_ref()
+            .map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            key_filter!(),
+            " ORDER BY creation_date, id LIMIT ? OFFSET ?"
+        ))
+        .bind(instance_id)
+        .bind(&states)
+        .bind(&states)
+        .bind(q.extractable)
+        .bind(q.extractable)
+        .bind(&q.key_ring_id)
+        .bind(&q.key_ring_id)
+        .bind(q.limit.unwrap_or(-1))
+        .bind(q.offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*)", key_filter!()))
+            .bind(instance_id)
+            .bind(&states)
+            .bind(&states)
+            .bind(q.extractable)
+            .bind(q.extractable)
+            .bind(&q.key_ring_id)
+            .bind(&q.key_ring_id)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        let keys = rows.iter().map(key_from_row).collect::<StoreResult<_>>()?;
+        Ok((keys, total))
+    }
+
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        update_key_row(&mut tx, key).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn rotate_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        update_key_row(&mut tx, key).await?;
+        insert_version(&mut tx, version).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_key_version(&self, version_id: &str) -> StoreResult<Option<KeyVersionRecord>> {
+        let row = sqlx::query(
+            "SELECT id, key_id, seq, creation_date, wrapped_material FROM kp_key_versions \
+             WHERE id = ?",
+        )
+        .bind(version_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn list_key_versions(&self, key_id: &str) -> StoreResult<Vec<KeyVersionRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, key_id, seq, creation_date, wrapped_material FROM kp_key_versions \
+             WHERE key_id = ? ORDER BY seq DESC",
+        )
+        .bind(key_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(version_from_row).collect()
     }
 }

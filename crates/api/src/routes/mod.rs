@@ -1,5 +1,6 @@
 //! Handlers, one file per area.
 
 pub(crate) mod health;
+pub(crate) mod identity;
 pub(crate) mod instances;
 pub(crate) mod sys;

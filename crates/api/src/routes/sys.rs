@@ -69,5 +69,5 @@ pub(crate) async fn seal(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> Result<Json<wire::SealStatus>, ApiError> {
-    Ok(Json(to_wire(state.arca.system.seal(&caller)?)))
+    Ok(Json(to_wire(state.arca.seal(&caller)?)))
 }

@@ -2,8 +2,8 @@
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
 use arca_store::{
-    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, PrincipalKind, PrincipalRecord,
-    Store, StoreError,
+    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, KeyQuery, KeyRecord,
+    KeyVersionRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
 };
 
 pub(crate) fn initial_state(tag: &str) -> InitialState {
@@ -110,6 +110,164 @@ pub(crate) async fn instances(store: &dyn Store) {
     assert!(store.list_instances("acct-b").await.unwrap().is_empty());
 }
 
+fn key(id: &str, instance: &str, extractable: bool, created: i64) -> (KeyRecord, KeyVersionRecord) {
+    let version = KeyVersionRecord {
+        id: format!("{id}-v1"),
+        key_id: id.into(),
+        seq: 1,
+        creation_date: created,
+        wrapped_material: Some(vec![9; 60]),
+    };
+    let key = KeyRecord {
+        id: id.into(),
+        instance_id: instance.into(),
+        name: format!("key {id}"),
+        description: None,
+        extractable,
+        imported: false,
+        state: 1,
+        state_before_delete: None,
+        key_ring_id: "default".into(),
+        tags: vec!["a".into(), "b".into()],
+        expiration_date: None,
+        created_by: "user-a".into(),
+        creation_date: created,
+        last_update_date: created,
+        last_rotate_date: None,
+        deletion_date: None,
+        deleted_by: None,
+        rotation_enabled: Some(true),
+        rotation_interval: Some(3),
+        dual_auth_delete: false,
+        current_version_id: version.id.clone(),
+        revision: 1,
+    };
+    (key, version)
+}
+
+pub(crate) async fn keys(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    store
+        .create_instance(&instance("i2", "acct-a", 2))
+        .await
+        .unwrap();
+    let (root, v1) = key("k1", "i1", false, 10);
+    store.create_key(&root, &v1).await.unwrap();
+    let (std_key, sv1) = key("k2", "i1", true, 20);
+    store.create_key(&std_key, &sv1).await.unwrap();
+    let (other, ov1) = key("k3", "i2", false, 30);
+    store.create_key(&other, &ov1).await.unwrap();
+    // Same id again: conflict, nothing written.
+    let (dup, mut dv) = key("k1", "i1", false, 40);
+    dv.id = "fresh-version".into();
+    assert!(matches!(
+        store.create_key(&dup, &dv).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store
+            .get_key_version("fresh-version")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert_eq!(store.get_key("i1", "k1").await.unwrap().unwrap(), root);
+    // Scoped by instance.
+    assert!(store.get_key("i2", "k1").await.unwrap().is_none());
+
+    let (all, total) = store.list_keys("i1", &KeyQuery::default()).await.unwrap();
+    assert_eq!((all.len(), total), (2, 2));
+    assert_eq!(all[0].id, "k1");
+    let roots = KeyQuery {
+        extractable: Some(false),
+        ..Default::default()
+    };
+    let (only, total) = store.list_keys("i1", &roots).await.unwrap();
+    assert_eq!((only.len(), total, only[0].id.as_str()), (1, 1, "k1"));
+    let page = KeyQuery {
+        limit: Some(1),
+        offset: 1,
+        ..Default::default()
+    };
+    let (paged, total) = store.list_keys("i1", &page).await.unwrap();
+    assert_eq!((paged.len(), total, paged[0].id.as_str()), (1, 2, "k2"));
+    let destroyed = KeyQuery {
+        states: Some(vec![5]),
+        ..Default::default()
+    };
+    assert_eq!(store.list_keys("i1", &destroyed).await.unwrap().1, 0);
+    let some = KeyQuery {
+        states: Some(vec![0, 1, 2]),
+        ..Default::default()
+    };
+    assert_eq!(store.list_keys("i1", &some).await.unwrap().1, 2);
+    let ring = KeyQuery {
+        key_ring_id: Some("other".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_keys("i1", &ring).await.unwrap().1, 0);
+
+    // Optimistic update: revision must follow the stored one.
+    let mut changed = root.clone();
+    changed.state = 2;
+    changed.revision = 2;
+    store.update_key(&changed).await.unwrap();
+    let stale = KeyRecord {
+        state: 1,
+        ..changed.clone()
+    };
+    assert!(matches!(
+        store.update_key(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_key("i1", "k1").await.unwrap().unwrap().state, 2);
+
+    // Rotation: a new version and the key, atomically.
+    let mut rotated = changed.clone();
+    rotated.revision = 3;
+    rotated.current_version_id = "k1-v2".into();
+    let v2 = KeyVersionRecord {
+        id: "k1-v2".into(),
+        key_id: "k1".into(),
+        seq: 2,
+        creation_date: 10,
+        wrapped_material: Some(vec![8; 60]),
+    };
+    store.rotate_key(&rotated, &v2).await.unwrap();
+    let versions = store.list_key_versions("k1").await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+        ["k1-v2", "k1-v1"]
+    );
+    assert_eq!(store.get_key_version("k1-v1").await.unwrap().unwrap(), v1);
+    // A stale rotation writes no version.
+    let v3 = KeyVersionRecord {
+        id: "k1-v3".into(),
+        seq: 3,
+        ..v2.clone()
+    };
+    assert!(store.rotate_key(&rotated, &v3).await.is_err());
+    assert!(store.get_key_version("k1-v3").await.unwrap().is_none());
+}
+
+pub(crate) async fn signing_key(store: &dyn Store) {
+    assert!(store.signing_key().await.unwrap().is_none());
+    store.put_signing_key("s1", b"wrapped", 5).await.unwrap();
+    assert!(matches!(
+        store.put_signing_key("s2", b"other", 6).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.signing_key().await.unwrap(),
+        Some(("s1".to_string(), b"wrapped".to_vec()))
+    );
+}
+
 /// Generates one `#[tokio::test]` per suite case; `$make` is an async expression giving a fresh
 /// store (and whatever guard keeps it alive).
 macro_rules! store_suite {
@@ -117,6 +275,8 @@ macro_rules! store_suite {
         store_suite!(@case $make, initialize_once);
         store_suite!(@case $make, api_key_lookup);
         store_suite!(@case $make, instances);
+        store_suite!(@case $make, keys);
+        store_suite!(@case $make, signing_key);
     };
     (@case $make:expr, $name:ident) => {
         #[tokio::test]

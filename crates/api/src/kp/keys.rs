@@ -1,0 +1,571 @@
+//! Key Protect keys and key actions.
+
+use arca_services::keys::{Key, NewKey};
+use arca_store::KeyQuery;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use super::wire::{
+    AlgorithmMetadata, CiphertextRequest, Collection, CreateKeyItem, DualAuthPolicy, KeyOut,
+    KeyVersionOut, RequestEnvelope, RewrapResponse, RotateRequest, RotationPolicy, UnwrapResponse,
+    WrapRequest, WrapResponse, media,
+};
+use super::{KpError, KpResult, instance_id, optional_body, prefers_minimal, required_body, vnd};
+use crate::extract::Caller;
+use crate::{ApiError, AppState};
+
+type CallerResult = Result<Caller, ApiError>;
+type BodyResult = Result<Bytes, BytesRejection>;
+type IdPath = Result<Path<String>, PathRejection>;
+
+fn date(t: OffsetDateTime) -> String {
+    // Key Protect emits UTC with a `Z`; the SDK parses leniently.
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn date_ms(ms: i64) -> String {
+    date(arca_services::clock::from_millis(ms))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+fn unb64(field: &'static str, text: &str) -> Result<Zeroizing<Vec<u8>>, KpError> {
+    B64.decode(text.trim())
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::InvalidBody(format!("{field} is not valid base64")).into())
+}
+
+pub(crate) fn key_out(key: &Key) -> KeyOut {
+    let r = &key.record;
+    let deleted = r.deletion_date.is_some();
+    KeyOut {
+        kind: media::KEY,
+        id: r.id.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        aliases: Vec::new(),
+        tags: r.tags.clone(),
+        state: key.state.number(),
+        expiration_date: r.expiration_date.map(date_ms),
+        extractable: r.extractable,
+        crn: key.crn.clone(),
+        imported: r.imported,
+        key_ring_id: r.key_ring_id.clone(),
+        creation_date: date_ms(r.creation_date),
+        created_by: r.created_by.clone(),
+        algorithm_type: "AES",
+        algorithm_metadata: AlgorithmMetadata {
+            bit_length: "256".into(),
+            mode: "GCM",
+        },
+        algorithm_bit_size: 256,
+        algorithm_mode: "GCM",
+        last_update_date: date_ms(r.last_update_date),
+        last_rotate_date: r.last_rotate_date.map(date_ms),
+        key_version: KeyVersionOut {
+            id: r.current_version_id.clone(),
+            creation_date: Some(date(key.version_created)),
+        },
+        dual_auth_delete: DualAuthPolicy {
+            enabled: r.dual_auth_delete,
+            key_set_for_deletion: r.dual_auth_delete.then_some(false),
+        },
+        rotation: r.rotation_enabled.map(|enabled| RotationPolicy {
+            enabled,
+            interval_month: r.rotation_interval,
+        }),
+        deleted,
+        deletion_date: r.deletion_date.map(date_ms),
+        deleted_by: r.deleted_by.clone(),
+        restore_expiration_date: key.restore_expiration.map(date),
+        restore_allowed: deleted.then_some(key.restore_allowed),
+        purge_allowed: deleted.then_some(key.purge_allowed),
+        purge_allowed_from: key.purge_allowed_from.map(date),
+        purge_scheduled_on: key.purge_scheduled_on.map(date),
+        payload: key.payload.as_ref().map(|p| b64(p)),
+    }
+}
+
+fn key_response(status: StatusCode, key: &Key) -> KpResult {
+    vnd(
+        status,
+        media::KEY,
+        &Collection::new(media::KEY, vec![key_out(key)]),
+    )
+}
+
+/// The key ring named by `X-Kms-Key-Ring`, if any.
+fn key_ring(headers: &HeaderMap) -> Result<Option<String>, KpError> {
+    match headers.get("x-kms-key-ring") {
+        None => Ok(None),
+        Some(v) => {
+            let ring = v
+                .to_str()
+                .map_err(|_| ApiError::Header("the X-Kms-Key-Ring header is not valid text"))?
+                .trim();
+            Ok((!ring.is_empty()).then(|| ring.to_owned()))
+        }
+    }
+}
+
+fn parse_new_key(item: CreateKeyItem, overrides: bool) -> Result<NewKey, KpError> {
+    if let Some(kind) = &item.kind
+        && kind != media::KEY
+    {
+        return Err(ApiError::InvalidBody(format!("resource type must be {}", media::KEY)).into());
+    }
+    if item.encrypted_nonce.is_some() || item.iv.is_some() || item.encryption_algorithm.is_some() {
+        return Err(ApiError::InvalidBody(
+            "secure import (encryptedNonce, iv, encryptionAlgorithm) is not supported yet".into(),
+        )
+        .into());
+    }
+    if item.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(
+            ApiError::InvalidBody("aliases at creation are not supported yet".into()).into(),
+        );
+    }
+    let name = item
+        .name
+        .ok_or_else(|| ApiError::InvalidBody("name is required".into()))?;
+    let expiration = item
+        .expiration_date
+        .map(|d| {
+            OffsetDateTime::parse(&d, &Rfc3339).map_err(|_| {
+                ApiError::InvalidBody("expirationDate must be an RFC 3339 date".into())
+            })
+        })
+        .transpose()?;
+    let payload = item.payload.map(|p| unb64("payload", &p)).transpose()?;
+    let (rotation, dual_auth) = if overrides {
+        (
+            item.rotation.map(|r| (r.enabled, r.interval_month)),
+            item.dual_auth_delete.map(|d| d.enabled),
+        )
+    } else {
+        (None, None)
+    };
+    if dual_auth == Some(true) {
+        return Err(
+            ApiError::InvalidBody("dual authorization delete is not supported yet".into()).into(),
+        );
+    }
+    Ok(NewKey {
+        name,
+        description: item.description,
+        extractable: item.extractable.unwrap_or(true),
+        payload,
+        expiration,
+        tags: item.tags.unwrap_or_default(),
+        key_ring_id: None,
+        rotation,
+        dual_auth_delete: dual_auth,
+    })
+}
+
+async fn create_inner(
+    state: AppState,
+    headers: HeaderMap,
+    caller: CallerResult,
+    body: BodyResult,
+    overrides: bool,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let ring = key_ring(&headers)?;
+    if ring.as_deref().is_some_and(|r| r != "default") {
+        return Err(ApiError::Service(arca_services::ServiceError::NotFound("key ring")).into());
+    }
+    let envelope: RequestEnvelope<CreateKeyItem> = required_body(&body?)?;
+    if let Some(kind) = envelope
+        .metadata
+        .as_ref()
+        .and_then(|m| m.collection_type.as_deref())
+        && kind != media::KEY
+    {
+        return Err(ApiError::InvalidBody(format!("collectionType must be {}", media::KEY)).into());
+    }
+    if let Some(total) = envelope.metadata.as_ref().and_then(|m| m.collection_total)
+        && usize::try_from(total).ok() != Some(envelope.resources.len())
+    {
+        return Err(ApiError::InvalidBody(
+            "Collection total does not match number of resources".into(),
+        )
+        .into());
+    }
+    let mut items = envelope.resources.into_iter();
+    let (Some(item), None) = (items.next(), items.next()) else {
+        return Err(ApiError::InvalidBody("exactly one key resource is required".into()).into());
+    };
+    let new = parse_new_key(item, overrides)?;
+    let key = state.arca.keys.create(&caller, &instance, new).await?;
+    key_response(StatusCode::CREATED, &key)
+}
+
+/// `POST /api/v2/keys`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    body: BodyResult,
+) -> KpResult {
+    create_inner(state, headers, caller, body, false).await
+}
+
+/// `POST /api/v2/keys_with_policy_overrides`.
+pub(crate) async fn create_with_overrides(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    body: BodyResult,
+) -> KpResult {
+    create_inner(state, headers, caller, body, true).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListParams {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    state: Option<String>,
+    extractable: Option<bool>,
+    search: Option<String>,
+    sort: Option<String>,
+    filter: Option<String>,
+}
+
+fn key_query(params: &ListParams, headers: &HeaderMap) -> Result<KeyQuery, KpError> {
+    for (name, value) in [
+        ("search", &params.search),
+        ("sort", &params.sort),
+        ("filter", &params.filter),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            return Err(ApiError::InvalidBody(format!(
+                "the {name} parameter is not supported yet"
+            ))
+            .into());
+        }
+    }
+    let states = match params.state.as_deref().map(str::trim) {
+        // The SDK always sends `state=`; empty means "not given": every state but destroyed.
+        None | Some("") => vec![0, 1, 2, 3],
+        Some(list) => list
+            .split(',')
+            .map(|s| match s.trim().parse::<i64>() {
+                Ok(n @ 0..=5) => Ok(n),
+                _ => Err(KpError(ApiError::InvalidBody(
+                    "state must be a comma-separated list of 0 to 5".into(),
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let limit = params.limit.unwrap_or(200);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::InvalidBody("limit must be 1 to 5000".into()).into());
+    }
+    let offset = params.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::InvalidBody("offset must not be negative".into()).into());
+    }
+    Ok(KeyQuery {
+        states: Some(states),
+        extractable: params.extractable,
+        key_ring_id: key_ring(headers)?,
+        limit: Some(limit),
+        offset,
+    })
+}
+
+/// `GET /api/v2/keys`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Query(params) = params?;
+    let query = key_query(&params, &headers)?;
+    let page = state.arca.keys.list(&caller, &instance, &query).await?;
+    let keys: Vec<KeyOut> = page.keys.iter().map(key_out).collect();
+    vnd(
+        StatusCode::OK,
+        media::COLLECTION,
+        &Collection::new(media::KEY, keys),
+    )
+}
+
+/// `HEAD /api/v2/keys`: the count in `Key-Total`.
+pub(crate) async fn count(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Query(params) = params?;
+    let mut query = key_query(&params, &headers)?;
+    query.limit = Some(1);
+    let page = state.arca.keys.list(&caller, &instance, &query).await?;
+    let mut response = StatusCode::OK.into_response();
+    response.headers_mut().insert(
+        "key-total",
+        HeaderValue::from_str(&page.total.to_string())
+            .map_err(|_| ApiError::Header("key total"))?,
+    );
+    Ok(response)
+}
+
+/// `GET /api/v2/keys/{id}`: with a standard key's material.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let key = state.arca.keys.get(&caller, &instance, &id, true).await?;
+    key_response(StatusCode::OK, &key)
+}
+
+/// `GET /api/v2/keys/{id}/metadata`.
+pub(crate) async fn metadata(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let key = state.arca.keys.get(&caller, &instance, &id, false).await?;
+    key_response(StatusCode::OK, &key)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct VersionParams {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    total_count: Option<bool>,
+    all_key_states: Option<bool>,
+}
+
+/// `GET /api/v2/keys/{id}/versions`.
+pub(crate) async fn versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+    params: Result<Query<VersionParams>, QueryRejection>,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let Query(params) = params?;
+    let limit = params.limit.unwrap_or(200);
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=5000).contains(&limit) || offset < 0 {
+        return Err(ApiError::InvalidBody(
+            "limit must be 1 to 5000 and offset not negative".into(),
+        )
+        .into());
+    }
+    if params.all_key_states != Some(true) {
+        let key = state.arca.keys.get(&caller, &instance, &id, false).await?;
+        if key.state == arca_services::keys::KeyState::Destroyed {
+            return Err(ApiError::Service(arca_services::ServiceError::InvalidState(
+                "Key has already been deleted (use allKeyStates=true)".into(),
+            ))
+            .into());
+        }
+    }
+    let all = state.arca.keys.versions(&caller, &instance, &id).await?;
+    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+    let page: Vec<KeyVersionOut> = all
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(|(id, created)| KeyVersionOut {
+            id,
+            creation_date: Some(date(created)),
+        })
+        .collect();
+    let mut body = Collection::new("application/vnd.ibm.kms.key_version+json", page);
+    if params.total_count == Some(true) {
+        body = body.with_total(total);
+    }
+    vnd(StatusCode::OK, media::COLLECTION, &body)
+}
+
+/// `DELETE /api/v2/keys/{id}`.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    // `force=true` removes registrations first; no service registers resources yet, so there
+    // is nothing it could remove and the parameter is accepted as is.
+    let key = state.arca.keys.delete(&caller, &instance, &id).await?;
+    if prefers_minimal(&headers) || headers.get("prefer").is_none() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    key_response(StatusCode::OK, &key)
+}
+
+/// `POST /api/v2/keys/{id}/restore`.
+pub(crate) async fn restore(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let key = state.arca.keys.restore(&caller, &instance, &id).await?;
+    key_response(StatusCode::CREATED, &key)
+}
+
+/// `POST /api/v2/keys/{id}/actions/{action}`.
+pub(crate) async fn action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: BodyResult,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path((id, action)) = path?;
+    let body = body?;
+    let keys = &state.arca.keys;
+    match action.as_str() {
+        "wrap" => {
+            let req: WrapRequest = optional_body(&body)?;
+            let plaintext = req.plaintext.map(|p| unb64("plaintext", &p)).transpose()?;
+            let aad = req.aad.unwrap_or_default();
+            let out = keys.wrap(&caller, &instance, &id, plaintext, &aad).await?;
+            let body = WrapResponse {
+                plaintext: out.generated.as_ref().map(|p| b64(p)),
+                ciphertext: b64(&out.ciphertext),
+                key_version: KeyVersionOut {
+                    id: out.version_id,
+                    creation_date: None,
+                },
+            };
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+        }
+        "unwrap" => {
+            let req: CiphertextRequest = required_body(&body)?;
+            let ciphertext = ciphertext_of(&req)?;
+            let aad = req.aad.unwrap_or_default();
+            let out = keys
+                .unwrap(&caller, &instance, &id, &ciphertext, &aad)
+                .await?;
+            let (rewrapped, rewrapped_version) = match out.rewrapped {
+                Some((c, v)) => (
+                    Some(b64(&c)),
+                    Some(KeyVersionOut {
+                        id: v,
+                        creation_date: None,
+                    }),
+                ),
+                None => (None, None),
+            };
+            let body = UnwrapResponse {
+                plaintext: b64(&out.plaintext),
+                key_version: KeyVersionOut {
+                    id: out.version_id,
+                    creation_date: None,
+                },
+                ciphertext: rewrapped,
+                rewrapped_key_version: rewrapped_version,
+            };
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+        }
+        "rewrap" => {
+            let req: CiphertextRequest = required_body(&body)?;
+            let ciphertext = ciphertext_of(&req)?;
+            let aad = req.aad.unwrap_or_default();
+            let out = keys
+                .rewrap(&caller, &instance, &id, &ciphertext, &aad)
+                .await?;
+            let body = RewrapResponse {
+                ciphertext: b64(&out.ciphertext),
+                key_version: KeyVersionOut {
+                    id: out.version_id,
+                    creation_date: None,
+                },
+                rewrapped_key_version: KeyVersionOut {
+                    id: out.rewrapped_version_id,
+                    creation_date: None,
+                },
+            };
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+        }
+        "rotate" => {
+            let req: RotateRequest = optional_body(&body)?;
+            if req.encrypted_nonce.is_some()
+                || req.iv.is_some()
+                || req.encryption_algorithm.is_some()
+            {
+                return Err(ApiError::InvalidBody(
+                    "secure import (encryptedNonce, iv, encryptionAlgorithm) is not supported yet"
+                        .into(),
+                )
+                .into());
+            }
+            let payload = req.payload.map(|p| unb64("payload", &p)).transpose()?;
+            keys.rotate(&caller, &instance, &id, payload).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "disable" => {
+            keys.disable(&caller, &instance, &id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "enable" => {
+            keys.enable(&caller, &instance, &id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "sync" => {
+            // Resynchronizes the resources registered on the key. No integrated service
+            // registers resources yet, so there is nothing to notify; the key must exist.
+            keys.get(&caller, &instance, &id, false).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "setKeyForDeletion" | "unsetKeyForDeletion" => Err(ApiError::InvalidBody(
+            "dual authorization delete is not supported yet".into(),
+        )
+        .into()),
+        _ => Err(ApiError::NoRoute.into()),
+    }
+}
+
+fn ciphertext_of(req: &CiphertextRequest) -> Result<Vec<u8>, KpError> {
+    let text = req
+        .ciphertext
+        .as_deref()
+        .ok_or_else(|| ApiError::InvalidBody("ciphertext is required".into()))?;
+    Ok(unb64("ciphertext", text)?.to_vec())
+}

@@ -1,0 +1,123 @@
+//! The Key Protect v2 API (`/api/v2/...`), as IBM's `keyprotect` SDK speaks it: the collection
+//! envelope, vendor media types (the SDK only hands back parsed dicts for `application/json`,
+//! and its own tests call `.json()` on key and wrap responses), the `Bluemix-Instance` header,
+//! and Key Protect's error envelope.
+
+mod keys;
+pub(crate) mod wire;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{ApiError, AppState};
+use wire::{Collection, ErrorReason, ErrorResource, media};
+
+/// An error rendered in Key Protect's envelope. Status and code come from [`ApiError::parts`],
+/// the one mapping; only the body shape differs.
+#[derive(Debug)]
+pub(crate) struct KpError(pub(crate) ApiError);
+
+impl<E: Into<ApiError>> From<E> for KpError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for KpError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.0.parts();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = ?self.0, "internal error");
+        }
+        let body = Collection::new(
+            media::ERROR,
+            vec![ErrorResource {
+                error_msg: message.clone(),
+                reasons: vec![ErrorReason {
+                    code: code.to_uppercase(),
+                    message,
+                    status: status.as_u16(),
+                    more_info: "https://cloud.ibm.com/docs/key-protect?topic=key-protect-error-messages",
+                }],
+            }],
+        );
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+pub(crate) type KpResult = Result<Response, KpError>;
+
+/// A JSON body under a vendor media type.
+pub(crate) fn vnd(status: StatusCode, media_type: &'static str, body: &impl Serialize) -> KpResult {
+    let bytes = serde_json::to_vec(body).map_err(|e| ApiError::InvalidBody(e.to_string()))?;
+    Ok((
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static(media_type))],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The instance named by `Bluemix-Instance`.
+pub(crate) fn instance_id(headers: &HeaderMap) -> Result<String, KpError> {
+    let value = headers
+        .get("bluemix-instance")
+        .ok_or(ApiError::Header("the Bluemix-Instance header is required"))?
+        .to_str()
+        .map_err(|_| ApiError::Header("the Bluemix-Instance header is not valid text"))?
+        .trim();
+    if value.is_empty() {
+        return Err(ApiError::Header("the Bluemix-Instance header is required").into());
+    }
+    Ok(value.to_owned())
+}
+
+/// `Prefer: return=minimal` (else representation).
+pub(crate) fn prefers_minimal(headers: &HeaderMap) -> bool {
+    headers
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.replace(' ', "").eq_ignore_ascii_case("return=minimal"))
+}
+
+/// Parses an optional JSON body: empty means the default (the SDK sends a content type with an
+/// empty body when the optional body is absent).
+pub(crate) fn optional_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::InvalidBody(format!("invalid JSON body: {e}")).into())
+}
+
+/// Parses a required JSON body.
+pub(crate) fn required_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, KpError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidBody("Missing body in request".into()).into());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::InvalidBody(format!("invalid JSON body: {e}")).into())
+}
+
+/// The `/api/v2` routes.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v2/keys",
+            post(keys::create).get(keys::list).head(keys::count),
+        )
+        .route(
+            "/api/v2/keys_with_policy_overrides",
+            post(keys::create_with_overrides),
+        )
+        .route("/api/v2/keys/{id}", get(keys::get).delete(keys::delete))
+        .route("/api/v2/keys/{id}/metadata", get(keys::metadata))
+        .route("/api/v2/keys/{id}/versions", get(keys::versions))
+        .route("/api/v2/keys/{id}/restore", post(keys::restore))
+        .route("/api/v2/keys/{id}/actions/{action}", post(keys::action))
+}
