@@ -1,6 +1,7 @@
 //! `arca`: the server and the command-line client.
 
 mod client_cmd;
+mod kp_cmd;
 mod operator;
 mod server_cmd;
 
@@ -28,6 +29,10 @@ enum Command {
     Instance(client_cmd::InstanceCommand),
     /// Shows the server's health.
     Health(ConnectArgs),
+    /// The Key Protect API: keys, wrap, unwrap, rotate (instance from --instance-id or
+    /// ARCA_KMS_INSTANCE).
+    #[command(subcommand)]
+    Kp(kp_cmd::KpCommand),
 }
 
 /// How to reach a server.
@@ -113,6 +118,7 @@ fn main() -> std::process::ExitCode {
             Command::Operator(cmd) => operator::run(cmd).await,
             Command::Instance(cmd) => client_cmd::run_instance(cmd).await,
             Command::Health(connect) => client_cmd::health(&connect).await,
+            Command::Kp(cmd) => kp_cmd::run(cmd).await,
         }
     });
     match result {

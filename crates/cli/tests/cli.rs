@@ -417,3 +417,97 @@ fn pkcs11_server_unseals_itself_at_start() {
     );
     server.terminate();
 }
+
+#[test]
+fn kp_create_wrap_unwrap_rotate_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let instance = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let cli = Cli::new(&server, &ca);
+    let admin = cli.with_key(&api_key);
+    let kp = |args: &[&str]| {
+        let mut all = vec!["kp"];
+        all.extend_from_slice(args);
+        all.extend(["--instance-id", instance.as_str()]);
+        admin.json(&all)
+    };
+
+    let created = kp(&["create", "cli-root", "--description", "from the CLI"]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["state"], 1);
+    assert_eq!(created["extractable"], false);
+    assert!(created.get("payload").is_none());
+    let v1 = created["keyVersion"]["id"].as_str().unwrap().to_owned();
+
+    // Wrap with a generated DEK: the DEK is printed (that is the point), with the ciphertext.
+    let wrapped = kp(&["wrap", &id]);
+    let dek = wrapped["plaintext"].as_str().unwrap().to_owned();
+    let ciphertext = wrapped["ciphertext"].as_str().unwrap().to_owned();
+    assert_eq!(dek.len(), 44, "32 bytes in base64: {dek}");
+    assert_eq!(wrapped["keyVersion"]["id"], Value::String(v1.clone()));
+    let unwrapped = kp(&["unwrap", &id, "--ciphertext", &ciphertext]);
+    assert_eq!(unwrapped["plaintext"], Value::String(dek.clone()));
+    // The human form prints the same DEK.
+    let text = admin.run(&[
+        "kp",
+        "unwrap",
+        &id,
+        "--ciphertext",
+        &ciphertext,
+        "--instance-id",
+        &instance,
+    ]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&dek));
+
+    // Rotate: two versions, newest first; the old ciphertext still unwraps, rewrapped.
+    let rotated = kp(&["rotate", &id]);
+    let v2 = rotated["keyVersion"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(v1, v2);
+    let versions = kp(&["key", "versions", &id]);
+    let list = versions["versions"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(versions["totalCount"], 2);
+    assert_eq!(list[0]["id"], Value::String(v2.clone()));
+    assert_eq!(list[1]["id"], Value::String(v1));
+    let again = kp(&["unwrap", &id, "--ciphertext", &ciphertext]);
+    assert_eq!(again["plaintext"], Value::String(dek));
+    assert_eq!(again["rewrappedKeyVersion"]["id"], Value::String(v2));
+
+    // Listed; a standard key's material is shown only when asked for.
+    let keys = kp(&["keys"]);
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == Value::String(id.clone())),
+        "{keys}"
+    );
+    let standard = kp(&["create", "cli-standard", "--standard"]);
+    assert!(standard.get("payload").is_none(), "{standard}");
+    let sid = standard["id"].as_str().unwrap();
+    assert!(kp(&["key", "show", sid]).get("payload").is_none());
+    assert!(kp(&["key", "show", sid, "--payload"])["payload"].is_string());
+    // Errors reach the user with the server's message.
+    let refused = admin.run(&["kp", "wrap", sid, "--instance-id", &instance]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("root key"),
+        "{}",
+        stderr(&refused)
+    );
+    server.terminate();
+}

@@ -2,6 +2,8 @@
 //! the server exactly as users do.
 #![warn(missing_docs)]
 
+pub mod kp;
+
 use arca_proto::ErrorBody;
 use arca_proto::health::Health;
 use arca_proto::instance::{CreateInstanceRequest, Instance, InstanceList, ServiceKind};
@@ -23,6 +25,16 @@ pub enum ClientError {
         /// The error body.
         body: ErrorBody,
     },
+    /// The server answered with a Key Protect (or IAM) error body.
+    #[error("{status}: {message} ({code})")]
+    Kp {
+        /// HTTP status.
+        status: u16,
+        /// The first reason's code (`resources[0].reasons[0].code`; IAM: `errorCode`).
+        code: String,
+        /// The first reason's message (IAM: `errorMessage`).
+        message: String,
+    },
     /// The server answered with something that is not the expected JSON.
     #[error("unexpected answer ({status}): {detail}")]
     Unexpected {
@@ -43,7 +55,9 @@ impl ClientError {
     /// The HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Api { status, .. } | Self::Unexpected { status, .. } => Some(*status),
+            Self::Api { status, .. }
+            | Self::Kp { status, .. }
+            | Self::Unexpected { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -52,6 +66,7 @@ impl ClientError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { body, .. } => body.errors.first().map(|e| e.code.as_str()),
+            Self::Kp { code, .. } => Some(code.as_str()),
             _ => None,
         }
     }

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use crate::error::CryptoError;
@@ -35,6 +35,25 @@ impl AeadKey {
     pub fn new(key: &AesKey256) -> Result<Self, CryptoError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key.expose_secret())
             .map_err(|_| CryptoError::Internal)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+        })
+    }
+
+    /// Prepares an AES-GCM key of 128, 192 or 256 bits given as bytes. Arca's own data is
+    /// always sealed with AES-256 ([`AeadKey::new`]); this serves protocols that use customer
+    /// key material of any AES size as a GCM key (the nonce proof of a secure key import).
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidKeyLength`] unless the key is 16, 24 or 32 bytes.
+    pub fn from_bytes_any_size(key: &[u8]) -> Result<Self, CryptoError> {
+        let algorithm = match key.len() {
+            16 => &AES_128_GCM,
+            24 => &AES_192_GCM,
+            32 => &AES_256_GCM,
+            _ => return Err(CryptoError::InvalidKeyLength),
+        };
+        let unbound = UnboundKey::new(algorithm, key).map_err(|_| CryptoError::Internal)?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
         })
@@ -152,6 +171,26 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_size_keys_round_trip_and_refuse_other_sizes() {
+        for len in [16, 24, 32] {
+            let key = AeadKey::from_bytes_any_size(&vec![7u8; len]).unwrap();
+            let nonce = [1u8; NONCE_LEN];
+            let ct = key.seal_with_nonce(&nonce, b"aad", b"nonce-proof").unwrap();
+            assert_eq!(&key.open(&nonce, b"aad", &ct).unwrap()[..], b"nonce-proof");
+            // A key of another size cannot open it.
+            let other =
+                AeadKey::from_bytes_any_size(&vec![7u8; if len == 16 { 32 } else { 16 }]).unwrap();
+            assert!(other.open(&nonce, b"aad", &ct).is_err());
+        }
+        for len in [0, 15, 20, 33] {
+            assert!(matches!(
+                AeadKey::from_bytes_any_size(&vec![0u8; len]),
+                Err(CryptoError::InvalidKeyLength)
+            ));
+        }
+    }
 
     fn key() -> AesKey256 {
         AesKey256::from_slice(&[0x42; 32]).unwrap()

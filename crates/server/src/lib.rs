@@ -33,6 +33,15 @@ pub struct Assembled {
 /// Opens the store and the root of trust named by `config`, and loads the seal record (an HSM
 /// keystore unseals itself here).
 pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
+    assemble_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`assemble`] with the services reading time from `clock` (tests of expiry use a
+/// [`arca_services::ManualClock`]).
+pub async fn assemble_with_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Assembled, ServerError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::Io {
         what: format!("create data directory {}", config.data_dir.display()),
         source,
@@ -42,7 +51,6 @@ pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
         KeystoreConfig::Shamir => Arc::new(ShamirKeystore::new()),
         KeystoreConfig::Pkcs11(p) => Arc::new(Pkcs11Keystore::new(p.clone())),
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let arca = Arca::new(
         store.clone() as Arc<dyn Store>,
         keystore.clone(),
@@ -63,6 +71,15 @@ pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
 /// Assembles the services and serves them over HTTPS on `config.listen`.
 pub async fn start(config: &Config) -> Result<RunningServer, ServerError> {
     let assembled = assemble(config).await?;
+    serve_assembled(config, assembled).await
+}
+
+/// [`start`] with the services reading time from `clock`.
+pub async fn start_with_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningServer, ServerError> {
+    let assembled = assemble_with_clock(config, clock).await?;
     serve_assembled(config, assembled).await
 }
 

@@ -115,6 +115,8 @@ pub struct Key {
     pub purge_allowed: bool,
     /// Standard keys' material, when asked for.
     pub payload: Option<Zeroizing<Vec<u8>>>,
+    /// The key's aliases.
+    pub aliases: Vec<String>,
 }
 
 impl std::fmt::Debug for Key {
@@ -263,6 +265,8 @@ pub struct KeyService {
     instances: InstanceService,
     windows: KeyWindows,
     records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
+    /// (instance id, alias) → key id.
+    aliases: Arc<RwLock<HashMap<(String, String), String>>>,
     wrapping_keys: Arc<RwLock<HashMap<String, Arc<AeadKey>>>>,
 }
 
@@ -289,6 +293,7 @@ impl KeyService {
             instances,
             windows,
             records: Arc::default(),
+            aliases: Arc::default(),
             wrapping_keys: Arc::default(),
         }
     }
@@ -320,7 +325,34 @@ impl KeyService {
         }
     }
 
-    async fn record(&self, instance_id: &str, key_id: &str) -> ServiceResult<Arc<KeyRecord>> {
+    /// The key id a reference names: a key id (UUID) or an alias.
+    async fn resolve(&self, instance_id: &str, key_ref: &str) -> ServiceResult<String> {
+        if ids::is_uuid(key_ref) {
+            return Ok(key_ref.to_owned());
+        }
+        let cache_key = (instance_id.to_owned(), key_ref.to_owned());
+        if let Some(id) = self
+            .aliases
+            .read()
+            .ok()
+            .and_then(|m| m.get(&cache_key).cloned())
+        {
+            return Ok(id);
+        }
+        let id = self
+            .store
+            .resolve_alias(instance_id, key_ref)
+            .await?
+            .ok_or(ServiceError::NotFound("key"))?;
+        if let Ok(mut m) = self.aliases.write() {
+            m.insert(cache_key, id.clone());
+        }
+        Ok(id)
+    }
+
+    async fn record(&self, instance_id: &str, key_ref: &str) -> ServiceResult<Arc<KeyRecord>> {
+        let key_id = self.resolve(instance_id, key_ref).await?;
+        let key_id = key_id.as_str();
         if let Some(r) = self
             .records
             .read()
@@ -330,9 +362,6 @@ impl KeyService {
             if r.instance_id == instance_id {
                 return Ok(r);
             }
-            return Err(ServiceError::NotFound("key"));
-        }
-        if !ids::is_uuid(key_id) {
             return Err(ServiceError::NotFound("key"));
         }
         let record = self
@@ -384,6 +413,7 @@ impl KeyService {
             purge_allowed_from,
             purge_scheduled_on,
             payload: None,
+            aliases: Vec::new(),
         })
     }
 
@@ -396,7 +426,19 @@ impl KeyService {
 
     async fn to_key(&self, record: KeyRecord, principal: &Principal) -> ServiceResult<Key> {
         let version = self.version(&record.current_version_id).await?;
-        self.view(record, version.creation_date, &principal.account_id)
+        let mut key = self.view(record, version.creation_date, &principal.account_id)?;
+        key.aliases = self.aliases_of(&key.record.id).await?;
+        Ok(key)
+    }
+
+    async fn aliases_of(&self, key_id: &str) -> ServiceResult<Vec<String>> {
+        Ok(self
+            .store
+            .key_aliases(key_id)
+            .await?
+            .into_iter()
+            .map(|a| a.alias)
+            .collect())
     }
 
     fn wrap_material(
@@ -506,6 +548,9 @@ impl KeyService {
         if new.expiration.is_some_and(|e| e <= now) {
             return Err(invalid("expirationDate must be in the future"));
         }
+        if let Some(ring) = &new.key_ring_id {
+            self.require_ring(instance_id, ring).await?;
+        }
         let imported = new.payload.is_some();
         let material = match new.payload {
             Some(p) => p,
@@ -574,6 +619,7 @@ impl KeyService {
         if with_payload && key.record.extractable && key.state != KeyState::Destroyed {
             key.payload = Some(self.unwrap_material(&key.record, &version)?);
         }
+        key.aliases = self.aliases_of(&key.record.id).await?;
         Ok(key)
     }
 
@@ -784,7 +830,7 @@ impl KeyService {
                 Err(StoreError::Conflict(_)) => {
                     // Our cached copy is stale: reload from the store and try again.
                     if let Ok(mut m) = self.records.write() {
-                        m.remove(key_id);
+                        m.remove(&record.id);
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -849,7 +895,7 @@ impl KeyService {
                 }
                 Err(StoreError::Conflict(_)) => {
                     if let Ok(mut m) = self.records.write() {
-                        m.remove(key_id);
+                        m.remove(&record.id);
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -983,19 +1029,168 @@ impl KeyService {
         self.to_key(record, principal).await
     }
 
-    /// Moves a key to another key ring.
+    /// Fails unless the key ring exists (`default` always does).
+    async fn require_ring(&self, instance_id: &str, ring: &str) -> ServiceResult<()> {
+        if ring == crate::key_rings::DEFAULT_RING
+            || self
+                .store
+                .list_key_rings(instance_id)
+                .await?
+                .iter()
+                .any(|r| r.id == ring)
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("key ring"))
+        }
+    }
+
+    /// Moves a key to another key ring. `current_ring`, when given (the `X-Kms-Key-Ring`
+    /// header), must name the key's present ring.
     pub async fn set_key_ring(
         &self,
         principal: &Principal,
         instance_id: &str,
         key_id: &str,
+        current_ring: Option<&str>,
         ring: &str,
     ) -> ServiceResult<Key> {
         self.authorize(principal, instance_id).await?;
+        self.require_ring(instance_id, ring).await?;
+        if let Some(current) = current_ring
+            && self.record(instance_id, key_id).await?.key_ring_id != current
+        {
+            return Err(ServiceError::NotFound("key"));
+        }
         let ring = ring.to_owned();
         let record = self
             .update(instance_id, key_id, move |k, _| {
                 k.key_ring_id = ring.clone();
+                Ok(())
+            })
+            .await?;
+        self.to_key(record, principal).await
+    }
+
+    /// Gives a key an alias (usable wherever a key id is).
+    pub async fn create_alias(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        key_ref: &str,
+        alias: &str,
+    ) -> ServiceResult<arca_store::AliasRecord> {
+        self.authorize(principal, instance_id).await?;
+        const RESERVED: [&str; 16] = [
+            "allowed_ip",
+            "key",
+            "keys",
+            "metadata",
+            "policy",
+            "policies",
+            "registration",
+            "registrations",
+            "ring",
+            "rings",
+            "rotate",
+            "wrap",
+            "unwrap",
+            "rewrap",
+            "version",
+            "versions",
+        ];
+        if !(2..=90).contains(&alias.len())
+            || !alias
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || ids::is_uuid(alias)
+            || RESERVED.contains(&alias)
+        {
+            return Err(invalid(
+                "an alias is 2 to 90 characters of A-Z a-z 0-9 _ -, not a UUID and not a reserved word",
+            ));
+        }
+        let record = self.record(instance_id, key_ref).await?;
+        if record.state == KeyState::Destroyed.number() {
+            return Err(ServiceError::InvalidState(
+                "Key has already been deleted".into(),
+            ));
+        }
+        let alias = arca_store::AliasRecord {
+            instance_id: instance_id.to_owned(),
+            alias: alias.to_owned(),
+            key_id: record.id.clone(),
+            created_by: principal.id.clone(),
+            creation_date: to_millis(self.clock.now()),
+        };
+        match self.store.create_alias(&alias, 5).await {
+            Ok(()) => Ok(alias),
+            Err(StoreError::Conflict(why)) => Err(ServiceError::Conflict(why)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes an alias from a key (the key stays).
+    pub async fn delete_alias(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        key_ref: &str,
+        alias: &str,
+    ) -> ServiceResult<()> {
+        self.authorize(principal, instance_id).await?;
+        let record = self.record(instance_id, key_ref).await?;
+        if !self
+            .store
+            .delete_alias(instance_id, &record.id, alias)
+            .await?
+        {
+            return Err(ServiceError::NotFound("alias"));
+        }
+        if let Ok(mut m) = self.aliases.write() {
+            m.remove(&(instance_id.to_owned(), alias.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Sets a key's policies: rotation `(enabled, interval months)` and dual-authorization
+    /// delete. Either may be left as is.
+    pub async fn set_policies(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        key_ref: &str,
+        rotation: Option<(bool, Option<i64>)>,
+        dual_auth_delete: Option<bool>,
+    ) -> ServiceResult<Key> {
+        self.authorize(principal, instance_id).await?;
+        if let Some((_, Some(months))) = rotation
+            && !(1..=12).contains(&months)
+        {
+            return Err(invalid("rotation interval_month must be 1 to 12"));
+        }
+        if dual_auth_delete == Some(true) {
+            return Err(invalid("dual authorization delete is not supported yet"));
+        }
+        let key_id = self.resolve(instance_id, key_ref).await?;
+        let record = self
+            .update(instance_id, &key_id, move |k, _| {
+                if k.state == KeyState::Destroyed.number() {
+                    return Err(ServiceError::InvalidState(
+                        "Key has already been deleted".into(),
+                    ));
+                }
+                if let Some((enabled, months)) = rotation {
+                    if k.extractable {
+                        return Err(invalid("only root keys can have a rotation policy"));
+                    }
+                    k.rotation_enabled = Some(enabled);
+                    // Key Protect's default interval is 1 month.
+                    k.rotation_interval = Some(months.or(k.rotation_interval).unwrap_or(1));
+                }
+                if let Some(enabled) = dual_auth_delete {
+                    k.dual_auth_delete = enabled;
+                }
                 Ok(())
             })
             .await?;

@@ -9,8 +9,13 @@ pub mod auth;
 pub mod clock;
 mod error;
 pub mod ids;
+pub mod import_tokens;
+pub mod instance_policies;
 pub mod instances;
+pub mod key_rings;
 pub mod keys;
+pub mod kmip;
+mod kms_access;
 pub mod system;
 pub mod tokens;
 
@@ -61,6 +66,14 @@ pub struct Arca {
     pub tokens: TokenService,
     /// The key service.
     pub keys: KeyService,
+    /// Key rings.
+    pub key_rings: key_rings::KeyRingService,
+    /// Key-service instance policies.
+    pub instance_policies: instance_policies::InstancePolicyService,
+    /// Import tokens.
+    pub import_tokens: import_tokens::ImportTokenService,
+    /// KMIP adapters and client certificates.
+    pub kmip: kmip::KmipService,
 }
 
 impl Arca {
@@ -78,16 +91,40 @@ impl Arca {
             clock.clone(),
             settings.clone(),
         );
+        let keys = KeyService::new(
+            store.clone(),
+            keystore.clone(),
+            clock.clone(),
+            instances.clone(),
+            settings.key_windows,
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
-            keys: KeyService::new(
+            key_rings: key_rings::KeyRingService::new(
+                store.clone(),
+                clock.clone(),
+                instances.clone(),
+                keys.clone(),
+            ),
+            instance_policies: instance_policies::InstancePolicyService::new(
+                store.clone(),
+                clock.clone(),
+                instances.clone(),
+            ),
+            kmip: kmip::KmipService::new(
+                store.clone(),
+                clock.clone(),
+                instances.clone(),
+                keys.clone(),
+            ),
+            import_tokens: import_tokens::ImportTokenService::new(
                 store,
                 keystore,
                 clock,
                 instances.clone(),
-                settings.key_windows,
             ),
+            keys,
             instances,
             auth,
         }

@@ -14,8 +14,9 @@ mod sqlite;
 
 pub use error::StoreError;
 pub use records::{
-    AccountRecord, ApiKeyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyVersionRecord,
-    PrincipalKind, PrincipalRecord,
+    AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
+    InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
+    KmipCertificateRecord, PrincipalKind, PrincipalRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -102,4 +103,74 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The versions of a key, newest first.
     async fn list_key_versions(&self, key_id: &str) -> StoreResult<Vec<KeyVersionRecord>>;
+
+    /// The stored key rings of an instance (not `default`), by id.
+    async fn list_key_rings(&self, instance_id: &str) -> StoreResult<Vec<KeyRingRecord>>;
+
+    /// Creates a key ring. [`StoreError::Conflict`] if it exists.
+    async fn create_key_ring(&self, ring: &KeyRingRecord) -> StoreResult<()>;
+
+    /// Deletes a key ring. Refused ([`StoreError::Conflict`]) while it holds keys that are not
+    /// destroyed; with `force`, destroyed keys move to `default`, else any key refuses it.
+    /// Returns whether the ring existed.
+    async fn delete_key_ring(&self, instance_id: &str, id: &str, force: bool) -> StoreResult<bool>;
+
+    /// The instance policies of an instance.
+    async fn instance_policies(&self, instance_id: &str) -> StoreResult<Vec<InstancePolicyRecord>>;
+
+    /// Creates or replaces instance policies, all in one transaction.
+    async fn put_instance_policies(&self, policies: &[InstancePolicyRecord]) -> StoreResult<()>;
+
+    /// Creates or replaces the instance's import token.
+    async fn put_import_token(&self, token: &ImportTokenRecord) -> StoreResult<()>;
+
+    /// The instance's import token.
+    async fn import_token(&self, instance_id: &str) -> StoreResult<Option<ImportTokenRecord>>;
+
+    /// Adds an alias. [`StoreError::Conflict`] if the alias exists in the instance or the key
+    /// already has `max_per_key` aliases (checked in the same transaction).
+    async fn create_alias(&self, alias: &AliasRecord, max_per_key: i64) -> StoreResult<()>;
+
+    /// Removes an alias of a key; returns whether it existed.
+    async fn delete_alias(&self, instance_id: &str, key_id: &str, alias: &str)
+    -> StoreResult<bool>;
+
+    /// The aliases of a key, oldest first.
+    async fn key_aliases(&self, key_id: &str) -> StoreResult<Vec<AliasRecord>>;
+
+    /// The key an alias names.
+    async fn resolve_alias(&self, instance_id: &str, alias: &str) -> StoreResult<Option<String>>;
+
+    /// Creates a KMIP adapter. [`StoreError::Conflict`] if the name is taken in the instance.
+    async fn create_kmip_adapter(&self, adapter: &KmipAdapterRecord) -> StoreResult<()>;
+
+    /// The KMIP adapters of an instance, oldest first.
+    async fn list_kmip_adapters(&self, instance_id: &str) -> StoreResult<Vec<KmipAdapterRecord>>;
+
+    /// Deletes a KMIP adapter and its certificates; returns whether it existed.
+    async fn delete_kmip_adapter(&self, instance_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Adds a client certificate. [`StoreError::Conflict`] if the name is taken in the adapter
+    /// or the adapter already has `max_per_adapter` certificates.
+    async fn create_kmip_certificate(
+        &self,
+        cert: &KmipCertificateRecord,
+        max_per_adapter: i64,
+    ) -> StoreResult<()>;
+
+    /// The certificates of an adapter, oldest first.
+    async fn list_kmip_certificates(
+        &self,
+        adapter_id: &str,
+    ) -> StoreResult<Vec<KmipCertificateRecord>>;
+
+    /// Deletes a certificate of an adapter; returns whether it existed.
+    async fn delete_kmip_certificate(&self, adapter_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Takes one retrieval of the token `id`; `None` when none is left (or the token changed).
+    async fn take_import_token_retrieval(
+        &self,
+        instance_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ImportTokenRecord>>;
 }

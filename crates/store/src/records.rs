@@ -204,3 +204,130 @@ pub struct KeyQuery {
     /// Page start.
     pub offset: i64,
 }
+
+/// A key ring of an instance (`default` always exists and is not stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRingRecord {
+    /// Owning instance.
+    pub instance_id: String,
+    /// Ring id (its name).
+    pub id: String,
+    /// Creator.
+    pub created_by: String,
+    /// When.
+    pub creation_date: i64,
+}
+
+/// An instance policy of the key service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePolicyRecord {
+    /// Owning instance.
+    pub instance_id: String,
+    /// `allowedNetwork`, `dualAuthDelete`, `allowedIP`, `keyCreateImportAccess`, `metrics`, `rotation`.
+    pub policy_type: String,
+    /// Whether enabled.
+    pub enabled: bool,
+    /// Attributes, as JSON text.
+    pub attributes: Option<String>,
+    /// Creator.
+    pub created_by: String,
+    /// When created.
+    pub creation_date: i64,
+    /// Last updater.
+    pub updated_by: String,
+    /// When last updated.
+    pub last_updated: i64,
+}
+
+/// The import token of an instance.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportTokenRecord {
+    /// Owning instance.
+    pub instance_id: String,
+    /// Token id.
+    pub id: String,
+    /// RSA private key (PKCS#8), wrapped by the master key.
+    pub wrapped_private_key: Vec<u8>,
+    /// The public key, PEM.
+    pub public_key_pem: String,
+    /// The nonce, wrapped by the master key.
+    pub wrapped_nonce: Vec<u8>,
+    /// When created.
+    pub creation_date: i64,
+    /// When it expires.
+    pub expiration_date: i64,
+    /// Retrievals allowed.
+    pub max_retrievals: i64,
+    /// Retrievals left.
+    pub remaining_retrievals: i64,
+    /// Creator.
+    pub created_by: String,
+}
+
+impl std::fmt::Debug for ImportTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportTokenRecord")
+            .field("instance_id", &self.instance_id)
+            .field("id", &self.id)
+            .field("expiration_date", &self.expiration_date)
+            .field("remaining_retrievals", &self.remaining_retrievals)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An alias of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    /// Owning instance.
+    pub instance_id: String,
+    /// The alias.
+    pub alias: String,
+    /// The key it names.
+    pub key_id: String,
+    /// Creator.
+    pub created_by: String,
+    /// When.
+    pub creation_date: i64,
+}
+
+/// A KMIP adapter of a key-service instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmipAdapterRecord {
+    /// Adapter id (UUID).
+    pub id: String,
+    /// Owning instance.
+    pub instance_id: String,
+    /// Name, unique in the instance.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Profile (`native_1.0`).
+    pub profile: String,
+    /// The root key the adapter uses.
+    pub crk_id: String,
+    /// When created.
+    pub created_at: i64,
+    /// Creator.
+    pub created_by: String,
+    /// When last updated.
+    pub updated_at: i64,
+    /// Last updater.
+    pub updated_by: String,
+}
+
+/// A client certificate of a KMIP adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmipCertificateRecord {
+    /// Certificate id (UUID).
+    pub id: String,
+    /// Owning adapter.
+    pub adapter_id: String,
+    /// Name, unique in the adapter.
+    pub name: String,
+    /// The certificate, PEM.
+    pub certificate: String,
+    /// When added.
+    pub created_at: i64,
+    /// Who added it.
+    pub created_by: String,
+}

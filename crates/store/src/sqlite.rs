@@ -13,8 +13,10 @@ use sqlx::sqlite::{
 };
 
 use crate::{
-    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, KeyQuery, KeyRecord,
-    KeyVersionRecord, PrincipalKind, PrincipalRecord, Store, StoreError, StoreResult,
+    AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
+    InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
+    StoreResult,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -218,6 +220,28 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Sto
     } else {
         Err(StoreError::Conflict("the key changed concurrently"))
     }
+}
+
+fn import_token_from_row(r: &SqliteRow) -> StoreResult<ImportTokenRecord> {
+    Ok(ImportTokenRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        id: r.try_get(1).map_err(db)?,
+        wrapped_private_key: r.try_get(2).map_err(db)?,
+        public_key_pem: r.try_get(3).map_err(db)?,
+        wrapped_nonce: r.try_get(4).map_err(db)?,
+        creation_date: r.try_get(5).map_err(db)?,
+        expiration_date: r.try_get(6).map_err(db)?,
+        max_retrievals: r.try_get(7).map_err(db)?,
+        remaining_retrievals: r.try_get(8).map_err(db)?,
+        created_by: r.try_get(9).map_err(db)?,
+    })
+}
+
+macro_rules! import_token_columns {
+    () => {
+        "instance_id, id, wrapped_private_key, public_key_pem, wrapped_nonce, creation_date, \
+         expiration_date, max_retrievals, remaining_retrievals, created_by"
+    };
 }
 
 #[async_trait]
@@ -519,5 +543,416 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.iter().map(version_from_row).collect()
+    }
+
+    async fn list_key_rings(&self, instance_id: &str) -> StoreResult<Vec<KeyRingRecord>> {
+        let rows = sqlx::query(
+            "SELECT instance_id, id, created_by, creation_date FROM kp_key_rings \
+             WHERE instance_id = ? ORDER BY id",
+        )
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(KeyRingRecord {
+                    instance_id: r.try_get(0).map_err(db)?,
+                    id: r.try_get(1).map_err(db)?,
+                    created_by: r.try_get(2).map_err(db)?,
+                    creation_date: r.try_get(3).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_key_ring(&self, ring: &KeyRingRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO kp_key_rings (instance_id, id, created_by, creation_date) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&ring.instance_id)
+        .bind(&ring.id)
+        .bind(&ring.created_by)
+        .bind(ring.creation_date)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "key ring exists"))?;
+        Ok(())
+    }
+
+    async fn delete_key_ring(&self, instance_id: &str, id: &str, force: bool) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists = sqlx::query("SELECT 1 FROM kp_key_rings WHERE instance_id = ? AND id = ?")
+            .bind(instance_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let (live, destroyed): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(state <> 5), 0), COALESCE(SUM(state = 5), 0) FROM kp_keys \
+             WHERE instance_id = ? AND key_ring_id = ?",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if live > 0 || (destroyed > 0 && !force) {
+            return Err(StoreError::Conflict("the key ring holds keys"));
+        }
+        sqlx::query(
+            "UPDATE kp_keys SET key_ring_id = 'default', revision = revision + 1 \
+             WHERE instance_id = ? AND key_ring_id = ?",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM kp_key_rings WHERE instance_id = ? AND id = ?")
+            .bind(instance_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn instance_policies(&self, instance_id: &str) -> StoreResult<Vec<InstancePolicyRecord>> {
+        let rows = sqlx::query(
+            "SELECT instance_id, policy_type, enabled, attributes, created_by, creation_date, \
+             updated_by, last_updated FROM kp_instance_policies WHERE instance_id = ? \
+             ORDER BY policy_type",
+        )
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(InstancePolicyRecord {
+                    instance_id: r.try_get(0).map_err(db)?,
+                    policy_type: r.try_get(1).map_err(db)?,
+                    enabled: r.try_get(2).map_err(db)?,
+                    attributes: r.try_get(3).map_err(db)?,
+                    created_by: r.try_get(4).map_err(db)?,
+                    creation_date: r.try_get(5).map_err(db)?,
+                    updated_by: r.try_get(6).map_err(db)?,
+                    last_updated: r.try_get(7).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_instance_policies(&self, policies: &[InstancePolicyRecord]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for p in policies {
+            sqlx::query(
+                "INSERT INTO kp_instance_policies (instance_id, policy_type, enabled, attributes, \
+                 created_by, creation_date, updated_by, last_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (instance_id, policy_type) DO UPDATE SET enabled = excluded.enabled, \
+                 attributes = excluded.attributes, updated_by = excluded.updated_by, \
+                 last_updated = excluded.last_updated",
+            )
+            .bind(&p.instance_id)
+            .bind(&p.policy_type)
+            .bind(p.enabled)
+            .bind(&p.attributes)
+            .bind(&p.created_by)
+            .bind(p.creation_date)
+            .bind(&p.updated_by)
+            .bind(p.last_updated)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn put_import_token(&self, t: &ImportTokenRecord) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT OR REPLACE INTO kp_import_tokens (",
+            import_token_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&t.instance_id)
+        .bind(&t.id)
+        .bind(&t.wrapped_private_key)
+        .bind(&t.public_key_pem)
+        .bind(&t.wrapped_nonce)
+        .bind(t.creation_date)
+        .bind(t.expiration_date)
+        .bind(t.max_retrievals)
+        .bind(t.remaining_retrievals)
+        .bind(&t.created_by)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn import_token(&self, instance_id: &str) -> StoreResult<Option<ImportTokenRecord>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            import_token_columns!(),
+            " FROM kp_import_tokens WHERE instance_id = ?"
+        ))
+        .bind(instance_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(import_token_from_row).transpose()
+    }
+
+    async fn take_import_token_retrieval(
+        &self,
+        instance_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ImportTokenRecord>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE kp_import_tokens SET remaining_retrievals = remaining_retrievals - 1 \
+             WHERE instance_id = ? AND id = ? AND remaining_retrievals > 0",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            import_token_columns!(),
+            " FROM kp_import_tokens WHERE instance_id = ?"
+        ))
+        .bind(instance_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        import_token_from_row(&row).map(Some)
+    }
+
+    async fn create_alias(&self, a: &AliasRecord, max_per_key: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kp_aliases WHERE key_id = ?")
+            .bind(&a.key_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if count >= max_per_key {
+            return Err(StoreError::Conflict("the key has the most aliases allowed"));
+        }
+        sqlx::query(
+            "INSERT INTO kp_aliases (instance_id, alias, key_id, created_by, creation_date) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&a.instance_id)
+        .bind(&a.alias)
+        .bind(&a.key_id)
+        .bind(&a.created_by)
+        .bind(a.creation_date)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_db(e, "the alias exists in this instance"))?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn delete_alias(
+        &self,
+        instance_id: &str,
+        key_id: &str,
+        alias: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM kp_aliases WHERE instance_id = ? AND key_id = ? AND alias = ?",
+        )
+        .bind(instance_id)
+        .bind(key_id)
+        .bind(alias)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn key_aliases(&self, key_id: &str) -> StoreResult<Vec<AliasRecord>> {
+        let rows = sqlx::query(
+            "SELECT instance_id, alias, key_id, created_by, creation_date FROM kp_aliases \
+             WHERE key_id = ? ORDER BY creation_date, alias",
+        )
+        .bind(key_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AliasRecord {
+                    instance_id: r.try_get(0).map_err(db)?,
+                    alias: r.try_get(1).map_err(db)?,
+                    key_id: r.try_get(2).map_err(db)?,
+                    created_by: r.try_get(3).map_err(db)?,
+                    creation_date: r.try_get(4).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn resolve_alias(&self, instance_id: &str, alias: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT key_id FROM kp_aliases WHERE instance_id = ? AND alias = ?")
+            .bind(instance_id)
+            .bind(alias)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)
+    }
+
+    async fn create_kmip_adapter(&self, a: &KmipAdapterRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO kp_kmip_adapters (id, instance_id, name, description, profile, crk_id, \
+             created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.instance_id)
+        .bind(&a.name)
+        .bind(&a.description)
+        .bind(&a.profile)
+        .bind(&a.crk_id)
+        .bind(a.created_at)
+        .bind(&a.created_by)
+        .bind(a.updated_at)
+        .bind(&a.updated_by)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a KMIP adapter with this name exists"))?;
+        Ok(())
+    }
+
+    async fn list_kmip_adapters(&self, instance_id: &str) -> StoreResult<Vec<KmipAdapterRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, instance_id, name, description, profile, crk_id, created_at, created_by, \
+             updated_at, updated_by FROM kp_kmip_adapters WHERE instance_id = ? \
+             ORDER BY created_at, id",
+        )
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(KmipAdapterRecord {
+                    id: r.try_get(0).map_err(db)?,
+                    instance_id: r.try_get(1).map_err(db)?,
+                    name: r.try_get(2).map_err(db)?,
+                    description: r.try_get(3).map_err(db)?,
+                    profile: r.try_get(4).map_err(db)?,
+                    crk_id: r.try_get(5).map_err(db)?,
+                    created_at: r.try_get(6).map_err(db)?,
+                    created_by: r.try_get(7).map_err(db)?,
+                    updated_at: r.try_get(8).map_err(db)?,
+                    updated_by: r.try_get(9).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_kmip_adapter(&self, instance_id: &str, id: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let found = sqlx::query("SELECT 1 FROM kp_kmip_adapters WHERE instance_id = ? AND id = ?")
+            .bind(instance_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM kp_kmip_certificates WHERE adapter_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("DELETE FROM kp_kmip_adapters WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn create_kmip_certificate(
+        &self,
+        c: &KmipCertificateRecord,
+        max_per_adapter: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM kp_kmip_certificates WHERE adapter_id = ?")
+                .bind(&c.adapter_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+        if count >= max_per_adapter {
+            return Err(StoreError::Conflict(
+                "the adapter has the most certificates allowed",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO kp_kmip_certificates (id, adapter_id, name, certificate, created_at, \
+             created_by) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.adapter_id)
+        .bind(&c.name)
+        .bind(&c.certificate)
+        .bind(c.created_at)
+        .bind(&c.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a certificate with this name exists"))?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_kmip_certificates(
+        &self,
+        adapter_id: &str,
+    ) -> StoreResult<Vec<KmipCertificateRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, adapter_id, name, certificate, created_at, created_by \
+             FROM kp_kmip_certificates WHERE adapter_id = ? ORDER BY created_at, id",
+        )
+        .bind(adapter_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(KmipCertificateRecord {
+                    id: r.try_get(0).map_err(db)?,
+                    adapter_id: r.try_get(1).map_err(db)?,
+                    name: r.try_get(2).map_err(db)?,
+                    certificate: r.try_get(3).map_err(db)?,
+                    created_at: r.try_get(4).map_err(db)?,
+                    created_by: r.try_get(5).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_kmip_certificate(&self, adapter_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM kp_kmip_certificates WHERE adapter_id = ? AND id = ?")
+            .bind(adapter_id)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -23,16 +23,16 @@ use super::{KpError, KpResult, instance_id, optional_body, prefers_minimal, requ
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
 
-type CallerResult = Result<Caller, ApiError>;
+pub(crate) type CallerResult = Result<Caller, ApiError>;
 type BodyResult = Result<Bytes, BytesRejection>;
 type IdPath = Result<Path<String>, PathRejection>;
 
-fn date(t: OffsetDateTime) -> String {
+pub(crate) fn date(t: OffsetDateTime) -> String {
     // Key Protect emits UTC with a `Z`; the SDK parses leniently.
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-fn date_ms(ms: i64) -> String {
+pub(crate) fn date_ms(ms: i64) -> String {
     date(arca_services::clock::from_millis(ms))
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn key_out(key: &Key) -> KeyOut {
         id: r.id.clone(),
         name: r.name.clone(),
         description: r.description.clone(),
-        aliases: Vec::new(),
+        aliases: key.aliases.clone(),
         tags: r.tags.clone(),
         state: key.state.number(),
         expiration_date: r.expiration_date.map(date_ms),
@@ -184,9 +184,6 @@ async fn create_inner(
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let ring = key_ring(&headers)?;
-    if ring.as_deref().is_some_and(|r| r != "default") {
-        return Err(ApiError::Service(arca_services::ServiceError::NotFound("key ring")).into());
-    }
     let envelope: RequestEnvelope<CreateKeyItem> = required_body(&body?)?;
     if let Some(kind) = envelope
         .metadata
@@ -208,7 +205,8 @@ async fn create_inner(
     let (Some(item), None) = (items.next(), items.next()) else {
         return Err(ApiError::InvalidBody("exactly one key resource is required".into()).into());
     };
-    let new = parse_new_key(item, overrides)?;
+    let mut new = parse_new_key(item, overrides)?;
+    new.key_ring_id = ring;
     let key = state.arca.keys.create(&caller, &instance, new).await?;
     key_response(StatusCode::CREATED, &key)
 }
@@ -568,4 +566,36 @@ fn ciphertext_of(req: &CiphertextRequest) -> Result<Vec<u8>, KpError> {
         .as_deref()
         .ok_or_else(|| ApiError::InvalidBody("ciphertext is required".into()))?;
     Ok(unb64("ciphertext", text)?.to_vec())
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchRequest {
+    // The Go client sends `KeyRingID`; Python sends `keyRingID`.
+    #[serde(default, rename = "keyRingID", alias = "KeyRingID")]
+    key_ring_id: Option<String>,
+}
+
+/// `PATCH /api/v2/keys/{id}`: moves the key to another key ring.
+pub(crate) async fn patch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+    body: BodyResult,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let req: PatchRequest = optional_body(&body?)?;
+    let ring = req
+        .key_ring_id
+        .ok_or_else(|| ApiError::InvalidBody("keyRingID is required".into()))?;
+    let current = key_ring(&headers)?;
+    let key = state
+        .arca
+        .keys
+        .set_key_ring(&caller, &instance, &id, current.as_deref(), &ring)
+        .await?;
+    key_response(StatusCode::OK, &key)
 }

@@ -3,14 +3,19 @@
 //! and its own tests call `.json()` on key and wrap responses), the `Bluemix-Instance` header,
 //! and Key Protect's error envelope.
 
+mod import_token;
+mod key_extras;
 mod keys;
+mod kmip;
+mod policies;
+mod rings;
 pub(crate) mod wire;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -115,9 +120,65 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v2/keys_with_policy_overrides",
             post(keys::create_with_overrides),
         )
-        .route("/api/v2/keys/{id}", get(keys::get).delete(keys::delete))
+        .route(
+            "/api/v2/keys/{id}",
+            get(keys::get).delete(keys::delete).patch(keys::patch),
+        )
+        .route(
+            "/api/v2/keys/registrations",
+            get(key_extras::all_registrations),
+        )
         .route("/api/v2/keys/{id}/metadata", get(keys::metadata))
+        .route(
+            "/api/v2/keys/{id}/policies",
+            put(key_extras::put_policies).get(key_extras::get_policies),
+        )
+        .route(
+            "/api/v2/keys/{id}/aliases/{alias}",
+            post(key_extras::create_alias).delete(key_extras::delete_alias),
+        )
+        .route(
+            "/api/v2/keys/{id}/registrations",
+            get(key_extras::key_registrations),
+        )
         .route("/api/v2/keys/{id}/versions", get(keys::versions))
         .route("/api/v2/keys/{id}/restore", post(keys::restore))
         .route("/api/v2/keys/{id}/actions/{action}", post(keys::action))
+        .route("/api/v2/key_rings", get(rings::list))
+        .route(
+            "/api/v2/key_rings/{id}",
+            post(rings::create).delete(rings::delete),
+        )
+        .route(
+            "/api/v2/instance/policies",
+            put(policies::put).get(policies::get),
+        )
+        .route(
+            "/api/v2/kmip_adapters",
+            post(kmip::create_adapter).get(kmip::list_adapters),
+        )
+        .route(
+            "/api/v2/kmip_adapters/{id}",
+            get(kmip::get_adapter).delete(kmip::delete_adapter),
+        )
+        .route(
+            "/api/v2/kmip_adapters/{id}/kmip_objects",
+            get(kmip::list_objects),
+        )
+        .route(
+            "/api/v2/kmip_adapters/{id}/kmip_objects/{object}",
+            get(kmip::object).delete(kmip::object),
+        )
+        .route(
+            "/api/v2/kmip_adapters/{id}/certificates",
+            post(kmip::add_certificate).get(kmip::list_certificates),
+        )
+        .route(
+            "/api/v2/kmip_adapters/{id}/certificates/{cert}",
+            get(kmip::get_certificate).delete(kmip::delete_certificate),
+        )
+        .route(
+            "/api/v2/import_token",
+            post(import_token::create).get(import_token::get),
+        )
 }

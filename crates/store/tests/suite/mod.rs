@@ -2,8 +2,9 @@
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
 use arca_store::{
-    AccountRecord, ApiKeyRecord, InitialState, InstanceRecord, KeyQuery, KeyRecord,
-    KeyVersionRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
+    AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
+    InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
 };
 
 pub(crate) fn initial_state(tag: &str) -> InitialState {
@@ -268,6 +269,292 @@ pub(crate) async fn signing_key(store: &dyn Store) {
     );
 }
 
+pub(crate) async fn key_rings(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let ring = |id: &str| KeyRingRecord {
+        instance_id: "i1".into(),
+        id: id.into(),
+        created_by: "user-a".into(),
+        creation_date: 5,
+    };
+    store.create_key_ring(&ring("r2")).await.unwrap();
+    store.create_key_ring(&ring("r1")).await.unwrap();
+    assert!(matches!(
+        store.create_key_ring(&ring("r1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ids: Vec<String> = store
+        .list_key_rings("i1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["r1", "r2"]);
+    // A ring with a live key cannot go, even with force.
+    let (mut k, v) = key("k1", "i1", false, 10);
+    k.key_ring_id = "r1".into();
+    store.create_key(&k, &v).await.unwrap();
+    assert!(matches!(
+        store.delete_key_ring("i1", "r1", true).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Destroyed keys: refused without force; with force they move to `default`.
+    let mut gone = k.clone();
+    gone.state = 5;
+    gone.revision = 2;
+    store.update_key(&gone).await.unwrap();
+    assert!(matches!(
+        store.delete_key_ring("i1", "r1", false).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.delete_key_ring("i1", "r1", true).await.unwrap());
+    assert_eq!(
+        store
+            .get_key("i1", "k1")
+            .await
+            .unwrap()
+            .unwrap()
+            .key_ring_id,
+        "default"
+    );
+    assert!(!store.delete_key_ring("i1", "r1", false).await.unwrap());
+    assert!(store.delete_key_ring("i1", "r2", false).await.unwrap());
+    assert!(store.list_key_rings("i1").await.unwrap().is_empty());
+}
+
+pub(crate) async fn instance_policies(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let policy = |kind: &str, enabled: bool, at: i64| InstancePolicyRecord {
+        instance_id: "i1".into(),
+        policy_type: kind.into(),
+        enabled,
+        attributes: enabled.then(|| "{\"x\":1}".to_string()),
+        created_by: format!("by-{at}"),
+        creation_date: at,
+        updated_by: format!("by-{at}"),
+        last_updated: at,
+    };
+    store
+        .put_instance_policies(&[policy("metrics", true, 1), policy("rotation", true, 1)])
+        .await
+        .unwrap();
+    store
+        .put_instance_policies(&[policy("metrics", false, 2)])
+        .await
+        .unwrap();
+    let got = store.instance_policies("i1").await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].policy_type, "metrics");
+    assert!(!got[0].enabled);
+    assert_eq!(got[0].attributes, None);
+    // An update keeps the creation record.
+    assert_eq!(
+        (got[0].created_by.as_str(), got[0].creation_date),
+        ("by-1", 1)
+    );
+    assert_eq!(
+        (got[0].updated_by.as_str(), got[0].last_updated),
+        ("by-2", 2)
+    );
+    assert!(store.instance_policies("other").await.unwrap().is_empty());
+}
+
+pub(crate) async fn import_tokens(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let token = |id: &str, remaining: i64| ImportTokenRecord {
+        instance_id: "i1".into(),
+        id: id.into(),
+        wrapped_private_key: vec![1; 40],
+        public_key_pem: "-----BEGIN PUBLIC KEY-----".into(),
+        wrapped_nonce: vec![2; 40],
+        creation_date: 1,
+        expiration_date: 100,
+        max_retrievals: remaining,
+        remaining_retrievals: remaining,
+        created_by: "user-a".into(),
+    };
+    assert!(store.import_token("i1").await.unwrap().is_none());
+    store.put_import_token(&token("t1", 2)).await.unwrap();
+    // A new token replaces the old one.
+    store.put_import_token(&token("t2", 2)).await.unwrap();
+    assert_eq!(store.import_token("i1").await.unwrap().unwrap().id, "t2");
+    assert!(
+        store
+            .take_import_token_retrieval("i1", "t1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .take_import_token_retrieval("i1", "t2")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining_retrievals,
+        1
+    );
+    assert_eq!(
+        store
+            .take_import_token_retrieval("i1", "t2")
+            .await
+            .unwrap()
+            .unwrap()
+            .remaining_retrievals,
+        0
+    );
+    assert!(
+        store
+            .take_import_token_retrieval("i1", "t2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub(crate) async fn aliases(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    store
+        .create_instance(&instance("i2", "acct-a", 2))
+        .await
+        .unwrap();
+    let (k1, v1) = key("k1", "i1", false, 10);
+    store.create_key(&k1, &v1).await.unwrap();
+    let (k2, v2) = key("k2", "i2", false, 10);
+    store.create_key(&k2, &v2).await.unwrap();
+    let alias = |instance: &str, name: &str, key: &str| AliasRecord {
+        instance_id: instance.into(),
+        alias: name.into(),
+        key_id: key.into(),
+        created_by: "u".into(),
+        creation_date: 1,
+    };
+    store
+        .create_alias(&alias("i1", "one", "k1"), 2)
+        .await
+        .unwrap();
+    // Unique per instance, not across instances.
+    assert!(matches!(
+        store.create_alias(&alias("i1", "one", "k1"), 5).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_alias(&alias("i2", "one", "k2"), 5)
+        .await
+        .unwrap();
+    store
+        .create_alias(&alias("i1", "two", "k1"), 2)
+        .await
+        .unwrap();
+    // The per-key cap.
+    assert!(matches!(
+        store.create_alias(&alias("i1", "three", "k1"), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.resolve_alias("i1", "one").await.unwrap().as_deref(),
+        Some("k1")
+    );
+    assert_eq!(
+        store.resolve_alias("i2", "one").await.unwrap().as_deref(),
+        Some("k2")
+    );
+    assert_eq!(store.resolve_alias("i1", "nope").await.unwrap(), None);
+    let names: Vec<String> = store
+        .key_aliases("k1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alias)
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+    assert!(!store.delete_alias("i1", "k2", "one").await.unwrap());
+    assert!(store.delete_alias("i1", "k1", "one").await.unwrap());
+    assert_eq!(store.resolve_alias("i1", "one").await.unwrap(), None);
+}
+
+pub(crate) async fn kmip(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let adapter = |id: &str, name: &str| KmipAdapterRecord {
+        id: id.into(),
+        instance_id: "i1".into(),
+        name: name.into(),
+        description: None,
+        profile: "native_1.0".into(),
+        crk_id: "k1".into(),
+        created_at: 1,
+        created_by: "u".into(),
+        updated_at: 1,
+        updated_by: "u".into(),
+    };
+    store
+        .create_kmip_adapter(&adapter("a1", "one"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_kmip_adapter(&adapter("a2", "one")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_kmip_adapter(&adapter("a2", "two"))
+        .await
+        .unwrap();
+    assert_eq!(store.list_kmip_adapters("i1").await.unwrap().len(), 2);
+    let cert = |id: &str, name: &str| KmipCertificateRecord {
+        id: id.into(),
+        adapter_id: "a1".into(),
+        name: name.into(),
+        certificate: "-----BEGIN CERTIFICATE-----".into(),
+        created_at: 1,
+        created_by: "u".into(),
+    };
+    store
+        .create_kmip_certificate(&cert("c1", "x"), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_kmip_certificate(&cert("c2", "x"), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_kmip_certificate(&cert("c2", "y"), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_kmip_certificate(&cert("c3", "z"), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.list_kmip_certificates("a1").await.unwrap().len(), 2);
+    assert!(store.delete_kmip_certificate("a1", "c2").await.unwrap());
+    assert!(!store.delete_kmip_certificate("a1", "c2").await.unwrap());
+    // Deleting an adapter takes its certificates along.
+    assert!(store.delete_kmip_adapter("i1", "a1").await.unwrap());
+    assert!(store.list_kmip_certificates("a1").await.unwrap().is_empty());
+    assert!(!store.delete_kmip_adapter("i1", "a1").await.unwrap());
+    assert_eq!(store.list_kmip_adapters("i1").await.unwrap().len(), 1);
+}
+
 /// Generates one `#[tokio::test]` per suite case; `$make` is an async expression giving a fresh
 /// store (and whatever guard keeps it alive).
 macro_rules! store_suite {
@@ -277,6 +564,11 @@ macro_rules! store_suite {
         store_suite!(@case $make, instances);
         store_suite!(@case $make, keys);
         store_suite!(@case $make, signing_key);
+        store_suite!(@case $make, key_rings);
+        store_suite!(@case $make, instance_policies);
+        store_suite!(@case $make, import_tokens);
+        store_suite!(@case $make, aliases);
+        store_suite!(@case $make, kmip);
     };
     (@case $make:expr, $name:ident) => {
         #[tokio::test]
