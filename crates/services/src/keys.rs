@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
+use crate::import_tokens::{ImportTokenService, SecureImport};
 use crate::instances::{InstanceService, ServiceKind};
 use crate::{ServiceError, ServiceResult, ids};
 
@@ -149,6 +150,20 @@ pub struct NewKey {
     pub rotation: Option<(bool, Option<i64>)>,
     /// Dual-authorization delete override.
     pub dual_auth_delete: Option<bool>,
+    /// Secure import: `payload` then holds the RSA-OAEP ciphertext of the material, made with
+    /// the instance's import token, and this the proof that goes with it.
+    pub secure_import: Option<SecureImportProof>,
+}
+
+/// The proof of a secure import that accompanies an RSA-OAEP-encrypted payload.
+#[derive(Debug, Clone)]
+pub struct SecureImportProof {
+    /// The token's nonce, AES-GCM-encrypted with the key material.
+    pub encrypted_nonce: Vec<u8>,
+    /// The GCM IV of that encryption.
+    pub iv: Vec<u8>,
+    /// `RSAES_OAEP_SHA_256` or `RSAES_OAEP_SHA_1`.
+    pub algorithm: String,
 }
 
 impl std::fmt::Debug for NewKey {
@@ -263,6 +278,7 @@ pub struct KeyService {
     keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    import_tokens: ImportTokenService,
     windows: KeyWindows,
     records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
     /// (instance id, alias) → key id.
@@ -284,6 +300,7 @@ impl KeyService {
         keystore: Arc<dyn Keystore>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        import_tokens: ImportTokenService,
         windows: KeyWindows,
     ) -> Self {
         Self {
@@ -291,6 +308,7 @@ impl KeyService {
             keystore,
             clock,
             instances,
+            import_tokens,
             windows,
             records: Arc::default(),
             aliases: Arc::default(),
@@ -543,6 +561,22 @@ impl KeyService {
         new: NewKey,
     ) -> ServiceResult<Key> {
         self.authorize(principal, instance_id).await?;
+        let mut new = new;
+        if let Some(proof) = new.secure_import.take() {
+            if new.extractable {
+                return Err(invalid(
+                    "secure import (import token) is for root keys only",
+                ));
+            }
+            let encrypted = new
+                .payload
+                .take()
+                .ok_or_else(|| invalid("payload is required with encryptedNonce and iv"))?;
+            new.payload = Some(
+                self.open_secure_import(instance_id, &encrypted, &proof)
+                    .await?,
+            );
+        }
         self.validate_new(&new)?;
         let now = self.clock.now();
         if new.expiration.is_some_and(|e| e <= now) {
@@ -848,8 +882,19 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
         payload: Option<Zeroizing<Vec<u8>>>,
+        secure_import: Option<SecureImportProof>,
     ) -> ServiceResult<()> {
         self.authorize(principal, instance_id).await?;
+        let payload = match (payload, secure_import) {
+            (Some(encrypted), Some(proof)) => Some(
+                self.open_secure_import(instance_id, &encrypted, &proof)
+                    .await?,
+            ),
+            (None, Some(_)) => {
+                return Err(invalid("payload is required with encryptedNonce and iv"));
+            }
+            (payload, None) => payload,
+        };
         for _ in 0..3 {
             let record = self.record(instance_id, key_id).await?;
             Self::require_root(&record)?;
@@ -1027,6 +1072,25 @@ impl KeyService {
             .await?;
         tracing::info!(instance_id, key_id, "key restored");
         self.to_key(record, principal).await
+    }
+
+    async fn open_secure_import(
+        &self,
+        instance_id: &str,
+        encrypted: &[u8],
+        proof: &SecureImportProof,
+    ) -> ServiceResult<Zeroizing<Vec<u8>>> {
+        self.import_tokens
+            .open(
+                instance_id,
+                &SecureImport {
+                    payload: encrypted,
+                    encrypted_nonce: &proof.encrypted_nonce,
+                    iv: &proof.iv,
+                    algorithm: &proof.algorithm,
+                },
+            )
+            .await
     }
 
     /// Fails unless the key ring exists (`default` always does).

@@ -91,11 +91,18 @@ impl Arca {
             clock.clone(),
             settings.clone(),
         );
+        let import_tokens = import_tokens::ImportTokenService::new(
+            store.clone(),
+            keystore.clone(),
+            clock.clone(),
+            instances.clone(),
+        );
         let keys = KeyService::new(
             store.clone(),
             keystore.clone(),
             clock.clone(),
             instances.clone(),
+            import_tokens.clone(),
             settings.key_windows,
         );
         Self {
@@ -118,12 +125,7 @@ impl Arca {
                 instances.clone(),
                 keys.clone(),
             ),
-            import_tokens: import_tokens::ImportTokenService::new(
-                store,
-                keystore,
-                clock,
-                instances.clone(),
-            ),
+            import_tokens,
             keys,
             instances,
             auth,

@@ -1,6 +1,6 @@
 //! Key Protect keys and key actions.
 
-use arca_services::keys::{Key, NewKey};
+use arca_services::keys::{Key, NewKey, SecureImportProof};
 use arca_store::KeyQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -125,12 +125,11 @@ fn parse_new_key(item: CreateKeyItem, overrides: bool) -> Result<NewKey, KpError
     {
         return Err(ApiError::InvalidBody(format!("resource type must be {}", media::KEY)).into());
     }
-    if item.encrypted_nonce.is_some() || item.iv.is_some() || item.encryption_algorithm.is_some() {
-        return Err(ApiError::InvalidBody(
-            "secure import (encryptedNonce, iv, encryptionAlgorithm) is not supported yet".into(),
-        )
-        .into());
-    }
+    let secure_import = secure_import_proof(
+        item.encrypted_nonce.as_deref(),
+        item.iv.as_deref(),
+        item.encryption_algorithm.as_deref(),
+    )?;
     if item.aliases.as_ref().is_some_and(|a| !a.is_empty()) {
         return Err(
             ApiError::InvalidBody("aliases at creation are not supported yet".into()).into(),
@@ -171,7 +170,29 @@ fn parse_new_key(item: CreateKeyItem, overrides: bool) -> Result<NewKey, KpError
         key_ring_id: None,
         rotation,
         dual_auth_delete: dual_auth,
+        secure_import,
     })
+}
+
+/// The proof fields of a secure import: `encryptedNonce` and `iv` together or neither
+/// (`encryptionAlgorithm` defaults to RSAES_OAEP_SHA_256, as Key Protect's).
+fn secure_import_proof(
+    encrypted_nonce: Option<&str>,
+    iv: Option<&str>,
+    algorithm: Option<&str>,
+) -> Result<Option<SecureImportProof>, KpError> {
+    match (encrypted_nonce, iv) {
+        (None, None) if algorithm.is_none() => Ok(None),
+        (Some(nonce), Some(iv)) => Ok(Some(SecureImportProof {
+            encrypted_nonce: unb64("encryptedNonce", nonce)?.to_vec(),
+            iv: unb64("iv", iv)?.to_vec(),
+            algorithm: algorithm.unwrap_or("RSAES_OAEP_SHA_256").to_owned(),
+        })),
+        _ => Err(ApiError::InvalidBody(
+            "a secure import needs encryptedNonce and iv together (with payload)".into(),
+        )
+        .into()),
+    }
 }
 
 async fn create_inner(
@@ -524,18 +545,13 @@ pub(crate) async fn action(
         }
         "rotate" => {
             let req: RotateRequest = optional_body(&body)?;
-            if req.encrypted_nonce.is_some()
-                || req.iv.is_some()
-                || req.encryption_algorithm.is_some()
-            {
-                return Err(ApiError::InvalidBody(
-                    "secure import (encryptedNonce, iv, encryptionAlgorithm) is not supported yet"
-                        .into(),
-                )
-                .into());
-            }
+            let proof = secure_import_proof(
+                req.encrypted_nonce.as_deref(),
+                req.iv.as_deref(),
+                req.encryption_algorithm.as_deref(),
+            )?;
             let payload = req.payload.map(|p| unb64("payload", &p)).transpose()?;
-            keys.rotate(&caller, &instance, &id, payload).await?;
+            keys.rotate(&caller, &instance, &id, payload, proof).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         "disable" => {
