@@ -16,7 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, identity, instances, sys};
+use crate::routes::{health, iam, identity, instances, sys};
 use crate::{ApiError, AppState};
 
 /// Request limits.
@@ -92,6 +92,26 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             post(instances::create).get(instances::list),
         )
         .route("/v1/instances/{id}", get(instances::get))
+        .route(
+            "/v1/iam/principals",
+            post(iam::create_principal).get(iam::list_principals),
+        )
+        .route(
+            "/v1/iam/api-keys",
+            post(iam::create_api_key).get(iam::list_api_keys),
+        )
+        .route(
+            "/v1/iam/api-keys/{id}",
+            axum::routing::delete(iam::delete_api_key),
+        )
+        .route(
+            "/v1/iam/grants",
+            post(iam::create_grant).get(iam::list_grants),
+        )
+        .route(
+            "/v1/iam/grants/{id}",
+            axum::routing::delete(iam::delete_grant),
+        )
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
         .merge(crate::kp::routes())

@@ -35,6 +35,12 @@ pub(crate) enum KpCommand {
     Delete(IdArgs),
     /// Restores a deleted key.
     Restore(IdArgs),
+    /// Purges a deleted key (4 hours after deletion): its material is destroyed for good.
+    Purge(IdArgs),
+    /// First authorization to delete a key with a dual-authorization delete policy (7 days).
+    SetForDeletion(IdArgs),
+    /// Cancels the first authorization to delete a key.
+    UnsetForDeletion(IdArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -410,6 +416,18 @@ pub(crate) async fn run(cmd: KpCommand) -> anyhow::Result<()> {
         KpCommand::Restore(args) => {
             let key = args.kp.kp()?.restore_key(&args.id).await?;
             print_key(&key, args.kp.json(), false)
+        }
+        KpCommand::Purge(args) => {
+            args.kp.kp()?.purge_key(&args.id).await?;
+            done(&args, "purged: its material is destroyed")
+        }
+        KpCommand::SetForDeletion(args) => {
+            args.kp.kp()?.set_key_for_deletion(&args.id).await?;
+            done(&args, "set for deletion: another user can now delete it")
+        }
+        KpCommand::UnsetForDeletion(args) => {
+            args.kp.kp()?.unset_key_for_deletion(&args.id).await?;
+            done(&args, "unset for deletion")
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `arca`: the server and the command-line client.
 
 mod client_cmd;
+mod iam_cmd;
 mod kp_cmd;
 mod operator;
 mod server_cmd;
@@ -29,6 +30,9 @@ enum Command {
     Instance(client_cmd::InstanceCommand),
     /// Shows the server's health.
     Health(ConnectArgs),
+    /// Users, service IDs, API keys and role grants of your account.
+    #[command(subcommand)]
+    Iam(iam_cmd::IamCommand),
     /// The Key Protect API: keys, wrap, unwrap, rotate (instance from --instance-id or
     /// ARCA_KMS_INSTANCE).
     #[command(subcommand)]
@@ -119,6 +123,7 @@ fn main() -> std::process::ExitCode {
             Command::Instance(cmd) => client_cmd::run_instance(cmd).await,
             Command::Health(connect) => client_cmd::health(&connect).await,
             Command::Kp(cmd) => kp_cmd::run(cmd).await,
+            Command::Iam(cmd) => iam_cmd::run(cmd).await,
         }
     });
     match result {

@@ -269,7 +269,7 @@ pub struct RotationPolicy {
 }
 
 /// The dual-authorization delete policy of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DualAuthDelete {
     /// Whether two authorizations are needed to delete.
@@ -277,6 +277,9 @@ pub struct DualAuthDelete {
     /// Whether one authorization was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_set_for_deletion: Option<bool>,
+    /// When that authorization expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_expiration: Option<String>,
 }
 
 /// A key (`KeyWithPayload`; `payload` only for standard keys, where the API returns it).
@@ -1059,6 +1062,44 @@ impl KpClient {
         } else {
             Ok(None)
         }
+    }
+
+    /// `DELETE /api/v2/keys/{id}/purge`: destroys a deleted key's material and metadata (after
+    /// the purge wait); returns the key as it was.
+    pub async fn purge_key(&self, id: &str) -> Result<Key, ClientError> {
+        let req = self
+            .request(Method::DELETE, self.url(&["keys", id, "purge"])?)
+            .await?;
+        let (status, _, bytes) = self.exchange(req).await?;
+        Self::one_key(status, &bytes)
+    }
+
+    /// First authorization to delete a key with a dual-authorization delete policy.
+    pub async fn set_key_for_deletion(&self, id: &str) -> Result<(), ClientError> {
+        self.action_no_content(id, "setKeyForDeletion").await
+    }
+
+    /// Cancels the first authorization to delete a key.
+    pub async fn unset_key_for_deletion(&self, id: &str) -> Result<(), ClientError> {
+        self.action_no_content(id, "unsetKeyForDeletion").await
+    }
+
+    /// `PUT /api/v2/keys/{id}/policies?policy=dualAuthDelete` (cannot be turned off once on).
+    pub async fn set_dual_auth_delete(&self, id: &str, enabled: bool) -> Result<(), ClientError> {
+        let mut url = self.url(&["keys", id, "policies"])?;
+        url.query_pairs_mut()
+            .append_pair("policy", "dualAuthDelete");
+        let body = serde_json::json!({
+            "metadata": {"collectionType": "application/vnd.ibm.kms.policy+json", "collectionTotal": 1},
+            "resources": [{"type": "application/vnd.ibm.kms.policy+json", "dualAuthDelete": {"enabled": enabled}}]
+        });
+        let req = self
+            .request(Method::PUT, url)
+            .await?
+            .header("Content-Type", "application/vnd.ibm.kms.policy+json")
+            .body(serde_json::to_vec(&body).map_err(|e| ClientError::Config(e.to_string()))?);
+        self.exchange(req).await?;
+        Ok(())
     }
 
     /// `POST /api/v2/keys/{id}/restore`.

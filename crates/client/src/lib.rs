@@ -2,6 +2,7 @@
 //! the server exactly as users do.
 #![warn(missing_docs)]
 
+mod iam;
 pub mod kp;
 
 use arca_proto::ErrorBody;
@@ -177,6 +178,45 @@ impl Client {
         }
     }
 
+    /// `path` plus one percent-encoded segment.
+    fn url_with_segment(&self, path: &str, segment: &str) -> Result<url::Url, ClientError> {
+        let mut url = self.url(path)?;
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Config("base URL cannot have paths".into()))?
+            .pop_if_empty()
+            .push(segment);
+        Ok(url)
+    }
+
+    async fn send_url<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: url::Url,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.http.request(method, url);
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key.as_str());
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        Self::decode(req.send().await?).await
+    }
+
+    /// Sends a request whose success answer has no body (204).
+    async fn send_empty(&self, method: Method, url: url::Url) -> Result<(), ClientError> {
+        let mut req = self.http.request(method, url);
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key.as_str());
+        }
+        let resp = req.send().await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Self::decode::<serde_json::Value>(resp).await.map(|_| ())
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -273,15 +313,7 @@ impl Client {
 
     /// `GET /v1/instances/{id}`.
     pub async fn get_instance(&self, id: &str) -> Result<Instance, ClientError> {
-        let mut url = self.url("/v1/instances/")?;
-        url.path_segments_mut()
-            .map_err(|_| ClientError::Config("base URL cannot have paths".into()))?
-            .pop_if_empty()
-            .push(id);
-        let mut req = self.http.get(url);
-        if let Some(key) = &self.api_key {
-            req = req.bearer_auth(key.as_str());
-        }
-        Self::decode(req.send().await?).await
+        let url = self.url_with_segment("/v1/instances/", id)?;
+        self.send_url(Method::GET, url, None::<&()>).await
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod health;
+pub mod iam;
 pub mod instance;
 pub mod sys;
 

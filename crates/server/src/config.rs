@@ -33,6 +33,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Period of the key lifecycle jobs (expiry, rotation by policy, scheduled purges).
+    pub jobs_interval: Duration,
 }
 
 /// Which root of trust protects the master key.
@@ -53,6 +55,13 @@ struct RawConfig {
     tls: Option<RawTls>,
     keystore: Option<RawKeystore>,
     limits: Option<RawLimits>,
+    jobs: Option<RawJobs>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJobs {
+    interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,7 +105,12 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 6] = ["listen", "data_dir", "region", "tls", "keystore", "limits"];
+const SETTINGS: [&str; 7] = [
+    "listen", "data_dir", "region", "tls", "keystore", "limits", "jobs",
+];
+
+/// Default period of the key lifecycle jobs, in seconds.
+pub const DEFAULT_JOBS_INTERVAL_SECS: u64 = 60;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
@@ -187,6 +201,16 @@ impl Config {
                 "limits.request_timeout_secs must be between 1 and 3600".into(),
             ));
         }
+        let jobs_interval = raw
+            .jobs
+            .unwrap_or_default()
+            .interval_secs
+            .unwrap_or(DEFAULT_JOBS_INTERVAL_SECS);
+        if !(1..=86_400).contains(&jobs_interval) {
+            return Err(ServerError::Config(
+                "jobs.interval_secs must be between 1 and 86400".into(),
+            ));
+        }
         Ok(Self {
             listen,
             data_dir,
@@ -196,6 +220,7 @@ impl Config {
             keystore,
             max_body_bytes,
             request_timeout: Duration::from_secs(timeout),
+            jobs_interval: Duration::from_secs(jobs_interval),
         })
     }
 }
@@ -217,6 +242,15 @@ mod tests {
         let c = raw("data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n").unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert!(matches!(c.keystore, KeystoreConfig::Shamir));
+        assert_eq!(c.jobs_interval, Duration::from_secs(60));
+        let c =
+            raw("data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n[jobs]\ninterval_secs = 5\n")
+                .unwrap();
+        assert_eq!(c.jobs_interval, Duration::from_secs(5));
+        assert!(
+            raw("data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n[jobs]\ninterval_secs = 0\n")
+                .is_err()
+        );
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
         keystore: KeystoreConfig::Shamir,
         max_body_bytes: 1024 * 1024,
         request_timeout: std::time::Duration::from_secs(30),
+        jobs_interval: std::time::Duration::from_secs(crate::config::DEFAULT_JOBS_INTERVAL_SECS),
     };
     let assembled = crate::assemble(&config).await?;
     let arca = assembled.arca.clone();

@@ -98,5 +98,5 @@ pub async fn serve_assembled(
             request_timeout: config.request_timeout,
         },
     );
-    serve::serve(config.listen, tls, app, assembled).await
+    serve::serve(config.listen, tls, app, assembled, config.jobs_interval).await
 }

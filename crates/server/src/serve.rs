@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arca_services::KeyService;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -36,6 +37,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    jobs: JoinHandle<()>,
     assembled: Assembled,
 }
 
@@ -57,6 +59,9 @@ impl RunningServer {
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "accept loop ended abnormally");
         }
+        if let Err(e) = self.jobs.await {
+            tracing::error!(error = %e, "key lifecycle jobs ended abnormally");
+        }
         self.assembled.keystore.seal();
         self.assembled.store.close().await;
         tracing::info!("server stopped");
@@ -68,6 +73,7 @@ pub(crate) async fn serve(
     tls: Arc<ServerConfig>,
     app: Router,
     assembled: Assembled,
+    jobs_interval: Duration,
 ) -> Result<RunningServer, ServerError> {
     let listener = TcpListener::bind(listen)
         .await
@@ -80,14 +86,40 @@ pub(crate) async fn serve(
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
+    let jobs = tokio::spawn(run_jobs(
+        assembled.arca.keys.clone(),
+        jobs_interval,
+        stopped.clone(),
+    ));
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), app, stopped));
     tracing::info!(%addr, "listening (HTTPS)");
     Ok(RunningServer {
         addr,
         stop,
         task,
+        jobs,
         assembled,
     })
+}
+
+/// The key lifecycle jobs, every `period` until shutdown (the first pass one period after start;
+/// a pass in progress finishes before shutdown goes on).
+async fn run_jobs(keys: KeyService, period: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                if let Err(e) = keys.run_due_work_now().await {
+                    tracing::warn!(error = %e, "key lifecycle jobs failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+        if *stopped.borrow() {
+            return;
+        }
+    }
 }
 
 /// A second handle on the accepted socket (a duplicated descriptor), kept for [`linger_close`]:

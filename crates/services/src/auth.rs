@@ -87,6 +87,13 @@ impl AuthService {
         }
     }
 
+    /// Forgets a cached API key (after it was deleted).
+    pub fn forget(&self, digest: &[u8]) {
+        if let (Ok(digest), Ok(mut cache)) = (<[u8; 32]>::try_from(digest), self.cache.write()) {
+            cache.remove(&digest);
+        }
+    }
+
     /// The principal an API key belongs to.
     pub async fn authenticate_api_key(&self, key: &str) -> ServiceResult<Principal> {
         if key.is_empty() || key.len() > MAX_CREDENTIAL_LEN {

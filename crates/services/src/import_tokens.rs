@@ -14,6 +14,7 @@ use arca_store::{ImportTokenRecord, Store};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::InstanceService;
@@ -98,6 +99,7 @@ pub struct ImportTokenService {
     keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    access: AccessService,
 }
 
 fn view(r: &ImportTokenRecord) -> ImportToken {
@@ -117,12 +119,14 @@ impl ImportTokenService {
         keystore: Arc<dyn Keystore>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        access: AccessService,
     ) -> Self {
         Self {
             store,
             keystore,
             clock,
             instances,
+            access,
         }
     }
 
@@ -134,7 +138,14 @@ impl ImportTokenService {
         expiration_secs: Option<i64>,
         max_retrievals: Option<i64>,
     ) -> ServiceResult<ImportToken> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Create,
+        )
+        .await?;
         let expiration = expiration_secs.unwrap_or(DEFAULT_EXPIRATION_SECS);
         if !(300..=86_400).contains(&expiration) {
             return Err(ServiceError::InvalidInput(
@@ -195,7 +206,14 @@ impl ImportTokenService {
         principal: &Principal,
         instance_id: &str,
     ) -> ServiceResult<RetrievedToken> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Create,
+        )
+        .await?;
         let record = self.current(instance_id).await?;
         let record = self
             .store

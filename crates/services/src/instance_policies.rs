@@ -8,6 +8,7 @@ use arca_store::{InstancePolicyRecord, Store};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::InstanceService;
@@ -150,6 +151,7 @@ pub struct InstancePolicyService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    access: AccessService,
 }
 
 impl InstancePolicyService {
@@ -157,11 +159,13 @@ impl InstancePolicyService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        access: AccessService,
     ) -> Self {
         Self {
             store,
             clock,
             instances,
+            access,
         }
     }
 
@@ -172,7 +176,14 @@ impl InstancePolicyService {
         instance_id: &str,
         only: Option<&str>,
     ) -> ServiceResult<Vec<InstancePolicy>> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Read,
+        )
+        .await?;
         if let Some(t) = only
             && !POLICY_TYPES.contains(&t)
         {
@@ -212,7 +223,14 @@ impl InstancePolicyService {
         only: Option<&str>,
         items: Vec<PolicyInput>,
     ) -> ServiceResult<()> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Manage,
+        )
+        .await?;
         if items.is_empty() {
             return Err(invalid("at least one policy is required"));
         }

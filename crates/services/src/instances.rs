@@ -1,7 +1,8 @@
 //! Service instances (tenants). Each has its own instance key (IK): 256 random bits, wrapped by
 //! the master key with the instance id in the AAD, the provider-managed root of that instance.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use arca_crypto::keys::AesKey256;
 use arca_keystore::Keystore;
@@ -72,6 +73,9 @@ pub struct InstanceService {
     keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    /// Instances by id: every key and secret request names one, so it is looked up in memory.
+    /// Every change of an instance goes through this service, which refreshes the entry.
+    cache: Arc<RwLock<HashMap<String, Instance>>>,
 }
 
 impl InstanceService {
@@ -86,6 +90,7 @@ impl InstanceService {
             keystore,
             clock,
             settings,
+            cache: Arc::default(),
         }
     }
 
@@ -153,9 +158,26 @@ impl InstanceService {
         if !ids::is_uuid(id) {
             return Err(ServiceError::NotFound("instance"));
         }
-        match self.store.get_instance(id).await? {
-            Some(r) if r.account_id == principal.account_id => self.to_instance(r),
-            _ => Err(ServiceError::NotFound("instance")),
+        let cached = self.cache.read().ok().and_then(|c| c.get(id).cloned());
+        let instance = match cached {
+            Some(i) => i,
+            None => {
+                let record = self
+                    .store
+                    .get_instance(id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("instance"))?;
+                let instance = self.to_instance(record)?;
+                if let Ok(mut c) = self.cache.write() {
+                    c.insert(instance.id.clone(), instance.clone());
+                }
+                instance
+            }
+        };
+        if instance.account_id == principal.account_id {
+            Ok(instance)
+        } else {
+            Err(ServiceError::NotFound("instance"))
         }
     }
 

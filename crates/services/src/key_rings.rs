@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arca_store::{KeyRingRecord, Store, StoreError};
 use time::OffsetDateTime;
 
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::InstanceService;
@@ -32,6 +33,7 @@ pub struct KeyRingService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    access: AccessService,
     keys: KeyService,
 }
 
@@ -44,12 +46,14 @@ impl KeyRingService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        access: AccessService,
         keys: KeyService,
     ) -> Self {
         Self {
             store,
             clock,
             instances,
+            access,
             keys,
         }
     }
@@ -60,7 +64,14 @@ impl KeyRingService {
         principal: &Principal,
         instance_id: &str,
     ) -> ServiceResult<Vec<KeyRing>> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Read,
+        )
+        .await?;
         let instance = self.instances.get(principal, instance_id).await?;
         let mut rings = vec![KeyRing {
             id: DEFAULT_RING.into(),
@@ -101,7 +112,14 @@ impl KeyRingService {
         instance_id: &str,
         id: &str,
     ) -> ServiceResult<KeyRing> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Manage,
+        )
+        .await?;
         if id == DEFAULT_RING {
             return Err(ServiceError::Conflict("the default key ring always exists"));
         }
@@ -140,7 +158,14 @@ impl KeyRingService {
         id: &str,
         force: bool,
     ) -> ServiceResult<()> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Manage,
+        )
+        .await?;
         if id == DEFAULT_RING {
             return Err(ServiceError::Conflict(
                 "the default key ring cannot be deleted",

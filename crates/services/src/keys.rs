@@ -22,11 +22,17 @@ use arca_store::{KeyQuery, KeyRecord, KeyVersionRecord, Store, StoreError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::import_tokens::{ImportTokenService, SecureImport};
-use crate::instances::{InstanceService, ServiceKind};
+use crate::instances::InstanceService;
+use crate::kms_access;
 use crate::{ServiceError, ServiceResult, ids};
+
+mod lifecycle;
+
+pub use lifecycle::DueWork;
 
 /// NIST SP 800-57 key states, as Key Protect numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +84,8 @@ pub struct KeyWindows {
     pub purge_wait: time::Duration,
     /// When a deleted key is purged automatically (Key Protect: 90 days).
     pub purge_scheduled: time::Duration,
+    /// How long the first authorization of a dual-authorization delete stays valid (7 days).
+    pub dual_auth: time::Duration,
 }
 
 impl Default for KeyWindows {
@@ -86,6 +94,7 @@ impl Default for KeyWindows {
             restore: time::Duration::days(30),
             purge_wait: time::Duration::hours(4),
             purge_scheduled: time::Duration::days(90),
+            dual_auth: time::Duration::days(7),
         }
     }
 }
@@ -118,6 +127,10 @@ pub struct Key {
     pub payload: Option<Zeroizing<Vec<u8>>>,
     /// The key's aliases.
     pub aliases: Vec<String>,
+    /// Dual-authorization delete: a first authorization is in force (set for deletion).
+    pub key_set_for_deletion: bool,
+    /// Dual-authorization delete: when that authorization expires.
+    pub deletion_auth_expiration: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for Key {
@@ -278,6 +291,7 @@ pub struct KeyService {
     keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    access: AccessService,
     import_tokens: ImportTokenService,
     windows: KeyWindows,
     records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
@@ -300,6 +314,7 @@ impl KeyService {
         keystore: Arc<dyn Keystore>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        access: AccessService,
         import_tokens: ImportTokenService,
         windows: KeyWindows,
     ) -> Self {
@@ -308,6 +323,7 @@ impl KeyService {
             keystore,
             clock,
             instances,
+            access,
             import_tokens,
             windows,
             records: Arc::default(),
@@ -327,14 +343,20 @@ impl KeyService {
     }
 
     /// Checks that `principal` may use the key-service instance `instance_id`.
-    async fn authorize(&self, principal: &Principal, instance_id: &str) -> ServiceResult<()> {
-        let instance = self.instances.get(principal, instance_id).await?;
-        if instance.service != ServiceKind::Kms {
-            return Err(ServiceError::NotFound("instance"));
-        }
-        // Roles per instance come with IAM grants; until then account administrators act as
-        // Managers and nobody else has access.
-        principal.require_admin()
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        permission: Permission,
+    ) -> ServiceResult<()> {
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            permission,
+        )
+        .await
     }
 
     fn cache_record(&self, record: &KeyRecord) {
@@ -411,6 +433,7 @@ impl KeyService {
         let restore_expiration = deleted.map(|d| d + self.windows.restore);
         let purge_allowed_from = deleted.map(|d| d + self.windows.purge_wait);
         let purge_scheduled_on = deleted.map(|d| d + self.windows.purge_scheduled);
+        let deletion_auth_expiration = self.deletion_auth_expiration(&record, now);
         let crn = ids::key_crn(
             self.instances.region(),
             account_id,
@@ -432,6 +455,8 @@ impl KeyService {
             purge_scheduled_on,
             payload: None,
             aliases: Vec::new(),
+            key_set_for_deletion: deletion_auth_expiration.is_some(),
+            deletion_auth_expiration,
         })
     }
 
@@ -439,7 +464,9 @@ impl KeyService {
         self.store
             .get_key_version(version_id)
             .await?
-            .ok_or_else(|| ServiceError::Internal("key version missing".into()))
+            // Versions disappear only with their key, in a purge: a reader that still held the
+            // key record when it was purged finds no version, and the key is gone.
+            .ok_or(ServiceError::NotFound("key"))
     }
 
     async fn to_key(&self, record: KeyRecord, principal: &Principal) -> ServiceResult<Key> {
@@ -560,7 +587,8 @@ impl KeyService {
         instance_id: &str,
         new: NewKey,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Create)
+            .await?;
         let mut new = new;
         if let Some(proof) = new.secure_import.take() {
             if new.extractable {
@@ -616,6 +644,8 @@ impl KeyService {
             dual_auth_delete: new.dual_auth_delete.unwrap_or(false),
             current_version_id: version_id.clone(),
             revision: 1,
+            deletion_auth_by: None,
+            deletion_auth_date: None,
         };
         if record.extractable && record.rotation_enabled == Some(true) {
             return Err(invalid("only root keys can have a rotation policy"));
@@ -646,11 +676,20 @@ impl KeyService {
         key_id: &str,
         with_payload: bool,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Read)
+            .await?;
         let record = (*self.record(instance_id, key_id).await?).clone();
         let version = self.version(&record.current_version_id).await?;
         let mut key = self.view(record, version.creation_date, &principal.account_id)?;
-        if with_payload && key.record.extractable && key.state != KeyState::Destroyed {
+        // Material only for roles that may read it (ReaderPlus and up); others get metadata.
+        if with_payload
+            && key.record.extractable
+            && key.state != KeyState::Destroyed
+            && self
+                .access
+                .allows(principal, instance_id, Permission::ReadPayload)
+                .await?
+        {
             key.payload = Some(self.unwrap_material(&key.record, &version)?);
         }
         key.aliases = self.aliases_of(&key.record.id).await?;
@@ -664,7 +703,8 @@ impl KeyService {
         instance_id: &str,
         query: &KeyQuery,
     ) -> ServiceResult<KeyPage> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Read)
+            .await?;
         let (records, total) = self.store.list_keys(instance_id, query).await?;
         let mut keys = Vec::with_capacity(records.len());
         for r in records {
@@ -680,7 +720,8 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<Vec<(String, OffsetDateTime)>> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Read)
+            .await?;
         let record = self.record(instance_id, key_id).await?;
         Ok(self
             .store
@@ -745,7 +786,8 @@ impl KeyService {
         plaintext: Option<Zeroizing<Vec<u8>>>,
         aad: &[String],
     ) -> ServiceResult<Wrapped> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Wrap)
+            .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
         Self::require_root(&record)?;
@@ -779,7 +821,10 @@ impl KeyService {
         let version_id = uuid::Uuid::from_bytes(*env.key_version.as_bytes()).to_string();
         let key = match self.wrapping_key(record, &version_id).await {
             Ok(k) => k,
-            Err(ServiceError::Internal(_)) | Err(ServiceError::InvalidInput(_)) => {
+            // No such version (a forged or foreign version id): refused like any bad input.
+            Err(ServiceError::Internal(_))
+            | Err(ServiceError::InvalidInput(_))
+            | Err(ServiceError::NotFound(_)) => {
                 return Err(refused());
             }
             Err(e) => return Err(e),
@@ -799,7 +844,8 @@ impl KeyService {
         ciphertext: &[u8],
         aad: &[String],
     ) -> ServiceResult<Unwrapped> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Wrap)
+            .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
         Self::require_root(&record)?;
@@ -829,7 +875,8 @@ impl KeyService {
         ciphertext: &[u8],
         aad: &[String],
     ) -> ServiceResult<Rewrapped> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Wrap)
+            .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
         Self::require_root(&record)?;
@@ -884,7 +931,8 @@ impl KeyService {
         payload: Option<Zeroizing<Vec<u8>>>,
         secure_import: Option<SecureImportProof>,
     ) -> ServiceResult<()> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Rotate)
+            .await?;
         let payload = match (payload, secure_import) {
             (Some(encrypted), Some(proof)) => Some(
                 self.open_secure_import(instance_id, &encrypted, &proof)
@@ -895,6 +943,16 @@ impl KeyService {
             }
             (payload, None) => payload,
         };
+        self.rotate_now(instance_id, key_id, payload).await
+    }
+
+    /// Makes a new version of a root key (shared by the rotate action and rotation by policy).
+    async fn rotate_now(
+        &self,
+        instance_id: &str,
+        key_id: &str,
+        payload: Option<Zeroizing<Vec<u8>>>,
+    ) -> ServiceResult<()> {
         for _ in 0..3 {
             let record = self.record(instance_id, key_id).await?;
             Self::require_root(&record)?;
@@ -958,7 +1016,8 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<()> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Manage)
+            .await?;
         let clock = self.clock.clone();
         let this = self.clone();
         self.update(instance_id, key_id, move |k, _| {
@@ -985,7 +1044,8 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<()> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Manage)
+            .await?;
         self.update(instance_id, key_id, |k, _| {
             if k.state == KeyState::Suspended.number() {
                 k.state = KeyState::Active.number();
@@ -1010,7 +1070,8 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Delete)
+            .await?;
         let clock = self.clock.clone();
         let this = self.clone();
         let by = principal.id.clone();
@@ -1023,14 +1084,14 @@ impl KeyService {
                     ));
                 }
                 if k.dual_auth_delete {
-                    return Err(ServiceError::InvalidState(
-                        "Number of authorizations required to delete is not met".into(),
-                    ));
+                    this.check_second_authorization(k, &by, now)?;
                 }
                 k.state_before_delete = Some(state.number());
                 k.state = KeyState::Destroyed.number();
                 k.deletion_date = Some(to_millis(now));
                 k.deleted_by = Some(by.clone());
+                k.deletion_auth_by = None;
+                k.deletion_auth_date = None;
                 Ok(())
             })
             .await?;
@@ -1045,7 +1106,8 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Manage)
+            .await?;
         let window = self.windows.restore;
         let record = self
             .update(instance_id, key_id, move |k, now| {
@@ -1119,7 +1181,8 @@ impl KeyService {
         current_ring: Option<&str>,
         ring: &str,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Modify)
+            .await?;
         self.require_ring(instance_id, ring).await?;
         if let Some(current) = current_ring
             && self.record(instance_id, key_id).await?.key_ring_id != current
@@ -1144,7 +1207,8 @@ impl KeyService {
         key_ref: &str,
         alias: &str,
     ) -> ServiceResult<arca_store::AliasRecord> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Modify)
+            .await?;
         const RESERVED: [&str; 16] = [
             "allowed_ip",
             "key",
@@ -1202,7 +1266,8 @@ impl KeyService {
         key_ref: &str,
         alias: &str,
     ) -> ServiceResult<()> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Modify)
+            .await?;
         let record = self.record(instance_id, key_ref).await?;
         if !self
             .store
@@ -1227,14 +1292,12 @@ impl KeyService {
         rotation: Option<(bool, Option<i64>)>,
         dual_auth_delete: Option<bool>,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id).await?;
+        self.authorize(principal, instance_id, Permission::Manage)
+            .await?;
         if let Some((_, Some(months))) = rotation
             && !(1..=12).contains(&months)
         {
             return Err(invalid("rotation interval_month must be 1 to 12"));
-        }
-        if dual_auth_delete == Some(true) {
-            return Err(invalid("dual authorization delete is not supported yet"));
         }
         let key_id = self.resolve(instance_id, key_ref).await?;
         let record = self
@@ -1253,6 +1316,12 @@ impl KeyService {
                     k.rotation_interval = Some(months.or(k.rotation_interval).unwrap_or(1));
                 }
                 if let Some(enabled) = dual_auth_delete {
+                    if k.dual_auth_delete && !enabled {
+                        return Err(ServiceError::InvalidState(
+                            "a dual authorization delete policy cannot be disabled once enabled"
+                                .into(),
+                        ));
+                    }
                     k.dual_auth_delete = enabled;
                 }
                 Ok(())

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arca_store::{KmipAdapterRecord, KmipCertificateRecord, Store, StoreError};
 use time::OffsetDateTime;
 
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::InstanceService;
@@ -131,6 +132,7 @@ pub struct KmipService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
+    access: AccessService,
     keys: KeyService,
 }
 
@@ -139,12 +141,14 @@ impl KmipService {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         instances: InstanceService,
+        access: AccessService,
         keys: KeyService,
     ) -> Self {
         Self {
             store,
             clock,
             instances,
+            access,
             keys,
         }
     }
@@ -156,7 +160,14 @@ impl KmipService {
         instance_id: &str,
         new: NewAdapter,
     ) -> ServiceResult<KmipAdapter> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Manage,
+        )
+        .await?;
         if new.profile != PROFILE_NATIVE {
             return Err(ServiceError::InvalidInput(format!(
                 "profile must be {PROFILE_NATIVE}"
@@ -226,7 +237,14 @@ impl KmipService {
         instance_id: &str,
         crk_id: Option<&str>,
     ) -> ServiceResult<Vec<KmipAdapter>> {
-        kms_access::authorize(&self.instances, principal, instance_id).await?;
+        kms_access::authorize(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Permission::Read,
+        )
+        .await?;
         Ok(self
             .store
             .list_kmip_adapters(instance_id)

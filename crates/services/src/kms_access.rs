@@ -1,21 +1,23 @@
 //! Who may use a key-service instance. Shared by every key-service resource.
 
-use crate::ServiceError;
-use crate::ServiceResult;
+use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::instances::{InstanceService, ServiceKind};
+use crate::{ServiceError, ServiceResult};
 
-/// Checks that `principal` may use the key-service instance `instance_id`: the instance exists,
-/// belongs to the principal's account and is a key-service instance. Roles per instance come
-/// with IAM grants; until then account administrators act as Managers and nobody else has access.
+/// Checks that `principal` may do `permission` on the key-service instance `instance_id`: the
+/// instance exists, belongs to the principal's account, is a key-service instance, and the
+/// principal's roles on it allow the operation (account administrators may do everything).
 pub(crate) async fn authorize(
     instances: &InstanceService,
+    access: &AccessService,
     principal: &Principal,
     instance_id: &str,
+    permission: Permission,
 ) -> ServiceResult<()> {
     let instance = instances.get(principal, instance_id).await?;
     if instance.service != ServiceKind::Kms {
         return Err(ServiceError::NotFound("instance"));
     }
-    principal.require_admin()
+    access.require(principal, instance_id, permission).await
 }

@@ -5,9 +5,11 @@
 //! expiries are tested without sleeping.
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod clock;
 mod error;
+pub mod iam;
 pub mod ids;
 pub mod import_tokens;
 pub mod instance_policies;
@@ -74,6 +76,8 @@ pub struct Arca {
     pub import_tokens: import_tokens::ImportTokenService,
     /// KMIP adapters and client certificates.
     pub kmip: kmip::KmipService,
+    /// Users, service IDs, API keys, role grants.
+    pub iam: iam::IamService,
 }
 
 impl Arca {
@@ -85,6 +89,7 @@ impl Arca {
         settings: Settings,
     ) -> Self {
         let auth = AuthService::new(store.clone());
+        let access = access::AccessService::new(store.clone());
         let instances = InstanceService::new(
             store.clone(),
             keystore.clone(),
@@ -96,12 +101,14 @@ impl Arca {
             keystore.clone(),
             clock.clone(),
             instances.clone(),
+            access.clone(),
         );
         let keys = KeyService::new(
             store.clone(),
             keystore.clone(),
             clock.clone(),
             instances.clone(),
+            access.clone(),
             import_tokens.clone(),
             settings.key_windows,
         );
@@ -112,20 +119,30 @@ impl Arca {
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
+                access.clone(),
                 keys.clone(),
             ),
             instance_policies: instance_policies::InstancePolicyService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
+                access.clone(),
             ),
             kmip: kmip::KmipService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
+                access.clone(),
                 keys.clone(),
             ),
             import_tokens,
+            iam: iam::IamService::new(
+                store.clone(),
+                clock.clone(),
+                auth.clone(),
+                access.clone(),
+                instances.clone(),
+            ),
             keys,
             instances,
             auth,

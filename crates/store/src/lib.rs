@@ -16,7 +16,7 @@ pub use error::StoreError;
 pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
-    KmipCertificateRecord, PrincipalKind, PrincipalRecord,
+    KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -98,6 +98,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// [`Store::update_key`] plus a new version, in one transaction (rotation).
     async fn rotate_key(&self, key: &KeyRecord, version: &KeyVersionRecord) -> StoreResult<()>;
 
+    /// Purges a deleted key (state 5) in one transaction: every version's wrapped material is
+    /// shredded (set to NULL), then the key, its versions, its aliases and the KMIP adapters bound
+    /// to it (with their certificates) are deleted. Returns the ids of the shredded versions, or
+    /// `None` when the instance has no such key; [`StoreError::Conflict`] (nothing written) when
+    /// the key is not in state 5. Backends also make the deleted bytes unrecoverable from their
+    /// files where they can (SQLite: `secure_delete` and a WAL checkpoint).
+    async fn purge_key(&self, instance_id: &str, key_id: &str) -> StoreResult<Option<Vec<String>>>;
+
+    /// Keys of every instance with lifecycle work due at `now` (Unix ms): active keys past their
+    /// expiration date, active generated root keys whose rotation policy is due (the last
+    /// rotation, or the creation, plus `interval_month` × 30 days), and deleted keys whose
+    /// deletion is at least `purge_after_ms` old. Oldest first, at most `limit`.
+    async fn keys_due(
+        &self,
+        now: i64,
+        purge_after_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<KeyRecord>>;
+
     /// A key version by id.
     async fn get_key_version(&self, version_id: &str) -> StoreResult<Option<KeyVersionRecord>>;
 
@@ -166,6 +185,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Deletes a certificate of an adapter; returns whether it existed.
     async fn delete_kmip_certificate(&self, adapter_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Creates a principal (user or service ID) of an existing account.
+    async fn create_principal(&self, principal: &PrincipalRecord) -> StoreResult<()>;
+
+    /// A principal by id.
+    async fn get_principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>>;
+
+    /// The principals of an account, oldest first.
+    async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<PrincipalRecord>>;
+
+    /// Stores a new API key (digest only).
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+
+    /// The API keys of a principal (digests included; callers must not show them).
+    async fn list_api_keys(&self, principal_id: &str) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Deletes an API key; returns the deleted record.
+    async fn delete_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>>;
+
+    /// Grants a role. [`StoreError::Conflict`] if the principal holds it on the instance already.
+    async fn create_grant(&self, grant: &RoleGrantRecord) -> StoreResult<()>;
+
+    /// The grants of an account.
+    async fn list_grants(&self, account_id: &str) -> StoreResult<Vec<RoleGrantRecord>>;
+
+    /// Revokes a grant of an account; returns the revoked record.
+    async fn delete_grant(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<RoleGrantRecord>>;
 
     /// Takes one retrieval of the token `id`; `None` when none is left (or the token changed).
     async fn take_import_token_retrieval(

@@ -157,6 +157,10 @@ pub struct KeyRecord {
     pub rotation_interval: Option<i64>,
     /// Dual-authorization delete policy.
     pub dual_auth_delete: bool,
+    /// Dual-authorization delete: who gave the first authorization (set the key for deletion).
+    pub deletion_auth_by: Option<String>,
+    /// Dual-authorization delete: when that authorization was given.
+    pub deletion_auth_date: Option<i64>,
     /// The version new wraps use.
     pub current_version_id: String,
     /// Bumped by every update; updates name the revision they read (optimistic concurrency).
@@ -330,4 +334,23 @@ pub struct KmipCertificateRecord {
     pub created_at: i64,
     /// Who added it.
     pub created_by: String,
+}
+
+/// A role a principal holds on an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrantRecord {
+    /// Grant id.
+    pub id: String,
+    /// The account of both principal and instance.
+    pub account_id: String,
+    /// Who holds the role.
+    pub principal_id: String,
+    /// On which instance.
+    pub instance_id: String,
+    /// `Reader`, `ReaderPlus`, `Writer`, `Manager` or `KeyPurge`.
+    pub role: String,
+    /// Who granted it.
+    pub created_by: String,
+    /// When.
+    pub created_at: i64,
 }

@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 use crate::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
-    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
-    StoreResult,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
+    Store, StoreError, StoreResult,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -44,6 +44,9 @@ impl SqliteStore {
             // FULL: an acknowledged write survives power loss, not just a process crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted content is overwritten with zeros, not left in free pages: a purged key's
+            // wrapped material must not survive in the file (crypto-shredding).
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -106,7 +109,7 @@ macro_rules! key_columns {
         "id, instance_id, name, description, extractable, imported, state, state_before_delete, \
          key_ring_id, tags, expiration_date, created_by, creation_date, last_update_date, \
          last_rotate_date, deletion_date, deleted_by, rotation_enabled, rotation_interval, \
-         dual_auth_delete, current_version_id, revision"
+         dual_auth_delete, current_version_id, revision, deletion_auth_by, deletion_auth_date"
     };
 }
 
@@ -145,6 +148,8 @@ fn key_from_row(row: &SqliteRow) -> StoreResult<KeyRecord> {
         dual_auth_delete: row.try_get(19).map_err(db)?,
         current_version_id: row.try_get(20).map_err(db)?,
         revision: row.try_get(21).map_err(db)?,
+        deletion_auth_by: row.try_get(22).map_err(db)?,
+        deletion_auth_date: row.try_get(23).map_err(db)?,
     })
 }
 
@@ -188,7 +193,7 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Sto
          state_before_delete = ?, key_ring_id = ?, tags = ?, expiration_date = ?, \
          last_update_date = ?, last_rotate_date = ?, deletion_date = ?, deleted_by = ?, \
          rotation_enabled = ?, rotation_interval = ?, dual_auth_delete = ?, \
-         current_version_id = ?, revision = ? \
+         current_version_id = ?, revision = ?, deletion_auth_by = ?, deletion_auth_date = ? \
          WHERE id = ? AND instance_id = ? AND revision = ?",
     )
     .bind(&k.name)
@@ -209,6 +214,8 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Sto
     .bind(k.dual_auth_delete)
     .bind(&k.current_version_id)
     .bind(k.revision)
+    .bind(&k.deletion_auth_by)
+    .bind(k.deletion_auth_date)
     .bind(&k.id)
     .bind(&k.instance_id)
     .bind(k.revision - 1)
@@ -220,6 +227,18 @@ async fn update_key_row(conn: &mut sqlx::SqliteConnection, k: &KeyRecord) -> Sto
     } else {
         Err(StoreError::Conflict("the key changed concurrently"))
     }
+}
+
+fn grant_from_row(r: &SqliteRow) -> StoreResult<RoleGrantRecord> {
+    Ok(RoleGrantRecord {
+        id: r.try_get(0).map_err(db)?,
+        account_id: r.try_get(1).map_err(db)?,
+        principal_id: r.try_get(2).map_err(db)?,
+        instance_id: r.try_get(3).map_err(db)?,
+        role: r.try_get(4).map_err(db)?,
+        created_by: r.try_get(5).map_err(db)?,
+        created_at: r.try_get(6).map_err(db)?,
+    })
 }
 
 fn import_token_from_row(r: &SqliteRow) -> StoreResult<ImportTokenRecord> {
@@ -421,7 +440,7 @@ impl Store for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO kp_keys (",
             key_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(&k.id)
         .bind(&k.instance_id)
@@ -445,6 +464,8 @@ impl Store for SqliteStore {
         .bind(k.dual_auth_delete)
         .bind(&k.current_version_id)
         .bind(k.revision)
+        .bind(&k.deletion_auth_by)
+        .bind(k.deletion_auth_date)
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_db(e, "key exists"))?;
@@ -519,6 +540,91 @@ impl Store for SqliteStore {
         update_key_row(&mut tx, key).await?;
         insert_version(&mut tx, version).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn purge_key(&self, instance_id: &str, key_id: &str) -> StoreResult<Option<Vec<String>>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let state: Option<i64> =
+            sqlx::query_scalar("SELECT state FROM kp_keys WHERE id = ? AND instance_id = ?")
+                .bind(key_id)
+                .bind(instance_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        match state {
+            None => return Ok(None),
+            Some(5) => {}
+            Some(_) => return Err(StoreError::Conflict("only a deleted key can be purged")),
+        }
+        let versions: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM kp_key_versions WHERE key_id = ? ORDER BY seq")
+                .bind(key_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        // Shred first, then delete: with `secure_delete` both leave zeros where the material was.
+        sqlx::query("UPDATE kp_key_versions SET wrapped_material = NULL WHERE key_id = ?")
+            .bind(key_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for sql in [
+            "DELETE FROM kp_aliases WHERE key_id = ?",
+            "DELETE FROM kp_kmip_certificates WHERE adapter_id IN \
+             (SELECT id FROM kp_kmip_adapters WHERE crk_id = ?)",
+            "DELETE FROM kp_kmip_adapters WHERE crk_id = ?",
+            "DELETE FROM kp_key_versions WHERE key_id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(key_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        sqlx::query("DELETE FROM kp_keys WHERE id = ? AND instance_id = ?")
+            .bind(key_id)
+            .bind(instance_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        // Older WAL frames still hold the pages as they were before the purge: copy the WAL into
+        // the database and truncate it. Best effort (a long reader can hold the checkpoint back;
+        // the next purge or the close retries it).
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await;
+        Ok(Some(versions))
+    }
+
+    async fn keys_due(
+        &self,
+        now: i64,
+        purge_after_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        const MONTH_MS: i64 = 30 * 24 * 3600 * 1000;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM kp_keys WHERE \
+              (state = 1 AND expiration_date IS NOT NULL AND expiration_date <= ?) \
+              OR (state = 1 AND extractable = 0 AND imported = 0 AND rotation_enabled = 1 \
+                  AND COALESCE(last_rotate_date, creation_date) \
+                      + COALESCE(rotation_interval, 1) * ? <= ?) \
+              OR (state = 5 AND deletion_date IS NOT NULL AND deletion_date + ? <= ?) \
+             ORDER BY creation_date, id LIMIT ?"
+        ))
+        .bind(now)
+        .bind(MONTH_MS)
+        .bind(now)
+        .bind(purge_after_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(key_from_row).collect()
     }
 
     async fn get_key_version(&self, version_id: &str) -> StoreResult<Option<KeyVersionRecord>> {
@@ -954,5 +1060,164 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_principal(&self, p: &PrincipalRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO principals (id, account_id, kind, name, is_admin, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.id)
+        .bind(&p.account_id)
+        .bind(p.kind.as_str())
+        .bind(&p.name)
+        .bind(p.is_admin)
+        .bind(p.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "principal exists"))?;
+        Ok(())
+    }
+
+    async fn get_principal(&self, id: &str) -> StoreResult<Option<PrincipalRecord>> {
+        let row = sqlx::query(
+            "SELECT id, account_id, kind, name, is_admin, created_at FROM principals WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|r| principal_from_row(&r, 0)).transpose()
+    }
+
+    async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<PrincipalRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, kind, name, is_admin, created_at FROM principals \
+             WHERE account_id = ? ORDER BY created_at, id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| principal_from_row(r, 0)).collect()
+    }
+
+    async fn create_api_key(&self, k: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, principal_id, name, digest, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&k.id)
+        .bind(&k.principal_id)
+        .bind(&k.name)
+        .bind(&k.digest)
+        .bind(k.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "api key exists"))?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, principal_id: &str) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, principal_id, name, digest, created_at FROM api_keys \
+             WHERE principal_id = ? ORDER BY created_at, id",
+        )
+        .bind(principal_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyRecord {
+                    id: r.try_get(0).map_err(db)?,
+                    principal_id: r.try_get(1).map_err(db)?,
+                    name: r.try_get(2).map_err(db)?,
+                    digest: r.try_get(3).map_err(db)?,
+                    created_at: r.try_get(4).map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(
+            "SELECT id, principal_id, name, digest, created_at FROM api_keys WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let record = ApiKeyRecord {
+            id: r.try_get(0).map_err(db)?,
+            principal_id: r.try_get(1).map_err(db)?,
+            name: r.try_get(2).map_err(db)?,
+            digest: r.try_get(3).map_err(db)?,
+            created_at: r.try_get(4).map_err(db)?,
+        };
+        sqlx::query("DELETE FROM api_keys WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(record))
+    }
+
+    async fn create_grant(&self, g: &RoleGrantRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO role_grants (id, account_id, principal_id, instance_id, role, created_by, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&g.id)
+        .bind(&g.account_id)
+        .bind(&g.principal_id)
+        .bind(&g.instance_id)
+        .bind(&g.role)
+        .bind(&g.created_by)
+        .bind(g.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "the principal holds this role on the instance"))?;
+        Ok(())
+    }
+
+    async fn list_grants(&self, account_id: &str) -> StoreResult<Vec<RoleGrantRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, principal_id, instance_id, role, created_by, created_at \
+             FROM role_grants WHERE account_id = ? ORDER BY created_at, id",
+        )
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn delete_grant(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<RoleGrantRecord>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(
+            "SELECT id, account_id, principal_id, instance_id, role, created_by, created_at \
+             FROM role_grants WHERE account_id = ? AND id = ?",
+        )
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let grant = grant_from_row(&r)?;
+        sqlx::query("DELETE FROM role_grants WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(grant))
     }
 }

@@ -77,6 +77,7 @@ fn policies_response(key: &Key, which: &Which) -> KpResult {
     let dual = DualAuthPolicy {
         enabled: r.dual_auth_delete,
         key_set_for_deletion: None,
+        auth_expiration: None,
     };
     let item = |rotation: Option<RotationPolicy>, dual: Option<DualAuthPolicy>| PolicyOut {
         kind: POLICY,

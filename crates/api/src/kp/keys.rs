@@ -79,7 +79,8 @@ pub(crate) fn key_out(key: &Key) -> KeyOut {
         },
         dual_auth_delete: DualAuthPolicy {
             enabled: r.dual_auth_delete,
-            key_set_for_deletion: r.dual_auth_delete.then_some(false),
+            key_set_for_deletion: r.dual_auth_delete.then_some(key.key_set_for_deletion),
+            auth_expiration: key.deletion_auth_expiration.map(date),
         },
         rotation: r.rotation_enabled.map(|enabled| RotationPolicy {
             enabled,
@@ -155,11 +156,6 @@ fn parse_new_key(item: CreateKeyItem, overrides: bool) -> Result<NewKey, KpError
     } else {
         (None, None)
     };
-    if dual_auth == Some(true) {
-        return Err(
-            ApiError::InvalidBody("dual authorization delete is not supported yet".into()).into(),
-        );
-    }
     Ok(NewKey {
         name,
         description: item.description,
@@ -452,6 +448,25 @@ pub(crate) async fn delete(
     key_response(StatusCode::OK, &key)
 }
 
+/// `DELETE /api/v2/keys/{id}/purge`: 200 with the purged key (`KeyFullRepresentation`, no
+/// payload); only for a deleted key past the purge wait.
+pub(crate) async fn purge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let key = state.arca.keys.purge(&caller, &instance, &id).await?;
+    vnd(
+        StatusCode::OK,
+        media::KEY,
+        &Collection::new(media::KEY, vec![key_out(&key)]),
+    )
+}
+
 /// `POST /api/v2/keys/{id}/restore`.
 pub(crate) async fn restore(
     State(state): State<AppState>,
@@ -568,10 +583,14 @@ pub(crate) async fn action(
             keys.get(&caller, &instance, &id, false).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        "setKeyForDeletion" | "unsetKeyForDeletion" => Err(ApiError::InvalidBody(
-            "dual authorization delete is not supported yet".into(),
-        )
-        .into()),
+        "setKeyForDeletion" => {
+            keys.set_key_for_deletion(&caller, &instance, &id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        "unsetKeyForDeletion" => {
+            keys.unset_key_for_deletion(&caller, &instance, &id).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         _ => Err(ApiError::NoRoute.into()),
     }
 }

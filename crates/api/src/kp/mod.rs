@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -143,6 +143,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v2/keys/{id}/versions", get(keys::versions))
         .route("/api/v2/keys/{id}/restore", post(keys::restore))
+        .route("/api/v2/keys/{id}/purge", delete(keys::purge))
         .route("/api/v2/keys/{id}/actions/{action}", post(keys::action))
         .route("/api/v2/key_rings", get(rings::list))
         .route(

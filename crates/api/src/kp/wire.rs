@@ -109,12 +109,15 @@ pub(crate) struct RotationPolicy {
     pub(crate) interval_month: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DualAuthPolicy {
     pub(crate) enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) key_set_for_deletion: Option<bool>,
+    /// Output only: when the first authorization expires.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_expiration: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

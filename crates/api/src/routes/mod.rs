@@ -1,6 +1,7 @@
 //! Handlers, one file per area.
 
 pub(crate) mod health;
+pub(crate) mod iam;
 pub(crate) mod identity;
 pub(crate) mod instances;
 pub(crate) mod sys;

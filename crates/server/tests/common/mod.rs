@@ -60,6 +60,7 @@ impl Env {
             keystore,
             max_body_bytes,
             request_timeout: Duration::from_secs(30),
+            jobs_interval: Duration::from_secs(60),
         };
         Self {
             dir,

@@ -4,7 +4,8 @@
 use arca_store::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
-    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, Store, StoreError,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
+    Store, StoreError,
 };
 
 pub(crate) fn initial_state(tag: &str) -> InitialState {
@@ -142,6 +143,8 @@ fn key(id: &str, instance: &str, extractable: bool, created: i64) -> (KeyRecord,
         dual_auth_delete: false,
         current_version_id: version.id.clone(),
         revision: 1,
+        deletion_auth_by: None,
+        deletion_auth_date: None,
     };
     (key, version)
 }
@@ -555,6 +558,213 @@ pub(crate) async fn kmip(store: &dyn Store) {
     assert_eq!(store.list_kmip_adapters("i1").await.unwrap().len(), 1);
 }
 
+pub(crate) async fn iam(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let user = PrincipalRecord {
+        id: "svc-1".into(),
+        account_id: "acct-a".into(),
+        kind: PrincipalKind::ServiceId,
+        name: "app".into(),
+        is_admin: false,
+        created_at: 5,
+    };
+    store.create_principal(&user).await.unwrap();
+    assert!(matches!(
+        store.create_principal(&user).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_principal("svc-1").await.unwrap().unwrap(), user);
+    assert_eq!(store.list_principals("acct-a").await.unwrap().len(), 2);
+    let key = ApiKeyRecord {
+        id: "k-svc".into(),
+        principal_id: "svc-1".into(),
+        name: "ci".into(),
+        digest: b"svc-digest".to_vec(),
+        created_at: 6,
+    };
+    store.create_api_key(&key).await.unwrap();
+    assert_eq!(
+        store.list_api_keys("svc-1").await.unwrap(),
+        vec![key.clone()]
+    );
+    assert_eq!(
+        store
+            .find_api_key(b"svc-digest")
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .id,
+        "svc-1"
+    );
+    assert_eq!(store.delete_api_key("k-svc").await.unwrap(), Some(key));
+    assert!(store.find_api_key(b"svc-digest").await.unwrap().is_none());
+    assert_eq!(store.delete_api_key("k-svc").await.unwrap(), None);
+    let grant = RoleGrantRecord {
+        id: "g1".into(),
+        account_id: "acct-a".into(),
+        principal_id: "svc-1".into(),
+        instance_id: "i1".into(),
+        role: "Reader".into(),
+        created_by: "user-a".into(),
+        created_at: 7,
+    };
+    store.create_grant(&grant).await.unwrap();
+    let twice = RoleGrantRecord {
+        id: "g2".into(),
+        ..grant.clone()
+    };
+    assert!(matches!(
+        store.create_grant(&twice).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.list_grants("acct-a").await.unwrap(),
+        vec![grant.clone()]
+    );
+    assert_eq!(store.delete_grant("acct-other", "g1").await.unwrap(), None);
+    assert_eq!(
+        store.delete_grant("acct-a", "g1").await.unwrap(),
+        Some(grant)
+    );
+    assert!(store.list_grants("acct-a").await.unwrap().is_empty());
+}
+
+pub(crate) async fn purge_and_due_keys(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    store
+        .create_instance(&instance("i2", "acct-a", 2))
+        .await
+        .unwrap();
+    let day = 24 * 3600 * 1000_i64;
+    // k1: a root key with a rotation policy of 3 months, created at day 1, rotated once.
+    let (mut k1, v1) = key("k1", "i1", false, day);
+    store.create_key(&k1, &v1).await.unwrap();
+    k1.revision = 2;
+    k1.current_version_id = "k1-v2".into();
+    k1.last_rotate_date = Some(10 * day);
+    let v2 = KeyVersionRecord {
+        id: "k1-v2".into(),
+        seq: 2,
+        creation_date: 10 * day,
+        ..v1.clone()
+    };
+    store.rotate_key(&k1, &v2).await.unwrap();
+    // k2: expires at day 5. k3: imported root key with a due policy (never rotated by jobs).
+    let (mut k2, v) = key("k2", "i1", false, 2 * day);
+    k2.expiration_date = Some(5 * day);
+    k2.rotation_enabled = None;
+    store.create_key(&k2, &v).await.unwrap();
+    let (mut k3, v) = key("k3", "i2", false, 3 * day);
+    k3.imported = true;
+    store.create_key(&k3, &v).await.unwrap();
+    let ids = |keys: Vec<KeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    let purge_after = 90 * day;
+    assert!(
+        ids(store.keys_due(4 * day, purge_after, 100).await.unwrap()).is_empty(),
+        "nothing due yet"
+    );
+    assert_eq!(
+        ids(store.keys_due(5 * day, purge_after, 100).await.unwrap()),
+        ["k2"]
+    );
+    // Rotation: last rotation (day 10) + 3 × 30 days.
+    assert_eq!(
+        ids(store.keys_due(99 * day, purge_after, 100).await.unwrap()),
+        ["k2"]
+    );
+    assert_eq!(
+        ids(store.keys_due(100 * day, purge_after, 100).await.unwrap()),
+        ["k1", "k2"]
+    );
+    assert_eq!(
+        ids(store.keys_due(100 * day, purge_after, 1).await.unwrap()),
+        ["k1"]
+    );
+
+    // Purge: only a deleted key; shreds and removes the key, its versions, aliases and adapters.
+    assert!(matches!(
+        store.purge_key("i1", "k1").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.purge_key("i2", "k1").await.unwrap(), None);
+    assert_eq!(store.purge_key("i1", "nope").await.unwrap(), None);
+    store
+        .create_alias(
+            &AliasRecord {
+                instance_id: "i1".into(),
+                alias: "to-purge".into(),
+                key_id: "k1".into(),
+                created_by: "u".into(),
+                creation_date: 1,
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    store
+        .create_kmip_adapter(&KmipAdapterRecord {
+            id: "a1".into(),
+            instance_id: "i1".into(),
+            name: "bound".into(),
+            description: None,
+            profile: "native_1.0".into(),
+            crk_id: "k1".into(),
+            created_at: 1,
+            created_by: "u".into(),
+            updated_at: 1,
+            updated_by: "u".into(),
+        })
+        .await
+        .unwrap();
+    k1.revision = 3;
+    k1.state = 5;
+    k1.deletion_date = Some(20 * day);
+    store.update_key(&k1).await.unwrap();
+    assert_eq!(
+        ids(store.keys_due(109 * day, purge_after, 100).await.unwrap()),
+        ["k2"],
+        "a deleted key is due for purge only after the retention"
+    );
+    assert_eq!(
+        ids(store.keys_due(110 * day, purge_after, 100).await.unwrap()),
+        ["k1", "k2"]
+    );
+    let shredded = store.purge_key("i1", "k1").await.unwrap().unwrap();
+    assert_eq!(shredded, ["k1-v1", "k1-v2"]);
+    assert!(store.get_key("i1", "k1").await.unwrap().is_none());
+    assert!(store.list_key_versions("k1").await.unwrap().is_empty());
+    assert!(store.get_key_version("k1-v1").await.unwrap().is_none());
+    assert!(
+        store
+            .resolve_alias("i1", "to-purge")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.list_kmip_adapters("i1").await.unwrap().is_empty());
+    assert_eq!(store.purge_key("i1", "k1").await.unwrap(), None);
+    // The other keys are untouched.
+    assert!(store.get_key("i1", "k2").await.unwrap().is_some());
+    assert!(store.get_key("i2", "k3").await.unwrap().is_some());
+
+    // The dual-authorization columns round-trip.
+    k2.revision = 2;
+    k2.dual_auth_delete = true;
+    k2.deletion_auth_by = Some("user-b".into());
+    k2.deletion_auth_date = Some(7);
+    store.update_key(&k2).await.unwrap();
+    assert_eq!(store.get_key("i1", "k2").await.unwrap().unwrap(), k2);
+}
+
 /// Generates one `#[tokio::test]` per suite case; `$make` is an async expression giving a fresh
 /// store (and whatever guard keeps it alive).
 macro_rules! store_suite {
@@ -569,6 +779,8 @@ macro_rules! store_suite {
         store_suite!(@case $make, import_tokens);
         store_suite!(@case $make, aliases);
         store_suite!(@case $make, kmip);
+        store_suite!(@case $make, iam);
+        store_suite!(@case $make, purge_and_due_keys);
     };
     (@case $make:expr, $name:ident) => {
         #[tokio::test]
