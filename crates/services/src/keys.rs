@@ -590,6 +590,7 @@ impl KeyService {
         self.authorize(principal, instance_id, Permission::Create)
             .await?;
         let mut new = new;
+        let secure = new.secure_import.is_some();
         if let Some(proof) = new.secure_import.take() {
             if new.extractable {
                 return Err(invalid(
@@ -605,6 +606,8 @@ impl KeyService {
                     .await?,
             );
         }
+        self.apply_instance_policies(instance_id, &mut new, secure)
+            .await?;
         self.validate_new(&new)?;
         let now = self.clock.now();
         if new.expiration.is_some_and(|e| e <= now) {
@@ -1153,6 +1156,73 @@ impl KeyService {
                 },
             )
             .await
+    }
+
+    /// Applies the instance policies to a key being created (Key Protect applies them to keys
+    /// created after the policy is set): `keyCreateImportAccess` may forbid creating or
+    /// importing root or standard keys, or importing without an import token; `dualAuthDelete`
+    /// and `rotation` give new keys their defaults unless the request overrides them.
+    async fn apply_instance_policies(
+        &self,
+        instance_id: &str,
+        new: &mut NewKey,
+        secure: bool,
+    ) -> ServiceResult<()> {
+        let policies = self.store.instance_policies(instance_id).await?;
+        let attrs = |kind: &str| {
+            policies
+                .iter()
+                .find(|p| p.policy_type == kind && p.enabled)
+                .map(|p| {
+                    p.attributes
+                        .as_deref()
+                        .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+                        .unwrap_or(serde_json::Value::Null)
+                })
+        };
+        if let Some(access) = attrs("keyCreateImportAccess") {
+            let flag = |name: &str, default: bool| {
+                access
+                    .get(name)
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(default)
+            };
+            let imported = new.payload.is_some();
+            let (allowed, what) = match (new.extractable, imported) {
+                (false, false) => (flag("create_root_key", true), "creating root keys"),
+                (true, false) => (flag("create_standard_key", true), "creating standard keys"),
+                (false, true) => (flag("import_root_key", true), "importing root keys"),
+                (true, true) => (flag("import_standard_key", true), "importing standard keys"),
+            };
+            if !allowed {
+                tracing::info!(
+                    instance_id,
+                    what,
+                    "refused by the keyCreateImportAccess policy"
+                );
+                return Err(ServiceError::Forbidden(
+                    "the instance's keyCreateImportAccess policy does not allow this kind of key",
+                ));
+            }
+            if imported && !secure && flag("enforce_token", false) {
+                return Err(ServiceError::Forbidden(
+                    "the instance's keyCreateImportAccess policy requires an import token for imports",
+                ));
+            }
+        }
+        if new.dual_auth_delete.is_none() && attrs("dualAuthDelete").is_some() {
+            new.dual_auth_delete = Some(true);
+        }
+        if !new.extractable
+            && new.rotation.is_none()
+            && let Some(rotation) = attrs("rotation")
+        {
+            let months = rotation
+                .get("interval_month")
+                .and_then(serde_json::Value::as_i64);
+            new.rotation = Some((true, months));
+        }
+        Ok(())
     }
 
     /// Fails unless the key ring exists (`default` always does).
