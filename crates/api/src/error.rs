@@ -74,6 +74,7 @@ fn service_status(e: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::AlreadyInitialized => (StatusCode::CONFLICT, "already_initialized"),
         ServiceError::InvalidShare(_) => (StatusCode::BAD_REQUEST, "invalid_share"),
         ServiceError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        ServiceError::SearchTooBroad(_) => (StatusCode::BAD_REQUEST, "key_search_too_broad"),
         ServiceError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
         ServiceError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),

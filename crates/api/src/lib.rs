@@ -16,6 +16,10 @@ pub use router::{Limits, router};
 
 use arca_services::Arca;
 
+/// The client's IP address, attached to each request by the server's accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {

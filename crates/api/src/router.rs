@@ -114,7 +114,12 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         )
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
-        .merge(crate::kp::routes())
+        .merge(
+            crate::kp::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::kp::network_policy,
+            )),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_unsealed,

@@ -10,6 +10,12 @@ use zeroize::Zeroizing;
 
 use crate::{ConnectArgs, Format, print_json, say};
 
+mod resources;
+use resources::{
+    AliasCommand, ImportTokenCommand, InstancePolicyCommand, KmipCommand, MoveArgs, PolicyCommand,
+    RegistrationsArgs, RingCommand,
+};
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum KpCommand {
     /// Lists the keys of the instance.
@@ -41,6 +47,35 @@ pub(crate) enum KpCommand {
     SetForDeletion(IdArgs),
     /// Cancels the first authorization to delete a key.
     UnsetForDeletion(IdArgs),
+    /// Lists the key rings of the instance.
+    Rings(ConnectOnly),
+    /// Creates or deletes a key ring.
+    #[command(subcommand)]
+    Ring(RingCommand),
+    /// Creates or deletes a key alias.
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// A key's policies: rotation and dual-authorization delete.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The instance's policies.
+    #[command(subcommand)]
+    InstancePolicy(InstancePolicyCommand),
+    /// The instance's import token (for secure import).
+    #[command(subcommand)]
+    ImportToken(ImportTokenCommand),
+    /// Lists the registrations of one key, or of all keys.
+    Registrations(RegistrationsArgs),
+    /// KMIP adapters and their client certificates.
+    #[command(subcommand)]
+    Kmip(KmipCommand),
+}
+
+/// Only the connection.
+#[derive(Debug, Args)]
+pub(crate) struct ConnectOnly {
+    #[command(flatten)]
+    kp: KpConnect,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +84,8 @@ pub(crate) enum KeyCommand {
     Show(ShowArgs),
     /// Lists a key's versions, newest first.
     Versions(IdArgs),
+    /// Moves a key to another key ring.
+    Move(MoveArgs),
 }
 
 /// The server and the key-service instance.
@@ -103,6 +140,11 @@ pub(crate) struct CreateArgs {
     /// Imports the key material from this file (raw bytes; root keys: 16, 24 or 32 bytes).
     #[arg(long)]
     import_file: Option<PathBuf>,
+    /// Imports the root key material from this file (16, 24 or 32 raw bytes) through the
+    /// instance's import token: encrypted to its public key, with its nonce (uses up one
+    /// retrieval of the token).
+    #[arg(long, conflicts_with_all = ["import_file", "standard"])]
+    secure_import_file: Option<PathBuf>,
     /// Expiration date (RFC 3339).
     #[arg(long)]
     expiration: Option<String>,
@@ -167,6 +209,9 @@ pub(crate) struct RotateArgs {
     /// New key material for an imported key (raw bytes: 16, 24 or 32).
     #[arg(long)]
     import_file: Option<PathBuf>,
+    /// New key material, sent through the instance's import token (secure import).
+    #[arg(long, conflicts_with = "import_file")]
+    secure_import_file: Option<PathBuf>,
     #[command(flatten)]
     kp: KpConnect,
 }
@@ -289,7 +334,15 @@ pub(crate) async fn run(cmd: KpCommand) -> anyhow::Result<()> {
             }
             new.expiration_date = args.expiration.clone();
             new.description = args.description.clone();
-            let key = args.kp.kp()?.create_key(&new).await?;
+            let kp = args.kp.kp()?;
+            let key = match &args.secure_import_file {
+                Some(path) => {
+                    let material = read_secret(path)?;
+                    let token = kp.get_import_token().await?;
+                    kp.create_key_secure(&new, &token, &material).await?
+                }
+                None => kp.create_key(&new).await?,
+            };
             // A standard key's material comes back; it is not printed (`key show --payload`).
             print_key(&key, args.kp.json(), false)
         }
@@ -386,8 +439,14 @@ pub(crate) async fn run(cmd: KpCommand) -> anyhow::Result<()> {
         KpCommand::Rotate(args) => {
             let payload = args.import_file.as_deref().map(read_secret).transpose()?;
             let kp = args.kp.kp()?;
-            kp.rotate(&args.id, payload.as_ref().map(|p| p.as_slice()))
-                .await?;
+            if let Some(path) = &args.secure_import_file {
+                let material = read_secret(path)?;
+                let token = kp.get_import_token().await?;
+                kp.rotate_secure(&args.id, &token, &material).await?;
+            } else {
+                kp.rotate(&args.id, payload.as_ref().map(|p| p.as_slice()))
+                    .await?;
+            }
             let key = kp.get_key_metadata(&args.id).await?;
             if args.kp.json() {
                 return print_json(&key);
@@ -429,6 +488,15 @@ pub(crate) async fn run(cmd: KpCommand) -> anyhow::Result<()> {
             args.kp.kp()?.unset_key_for_deletion(&args.id).await?;
             done(&args, "unset for deletion")
         }
+        KpCommand::Key(KeyCommand::Move(args)) => resources::move_key(args).await,
+        KpCommand::Rings(args) => resources::rings(args).await,
+        KpCommand::Ring(cmd) => resources::ring(cmd).await,
+        KpCommand::Alias(cmd) => resources::alias(cmd).await,
+        KpCommand::Policy(cmd) => resources::policy(cmd).await,
+        KpCommand::InstancePolicy(cmd) => resources::instance_policy(cmd).await,
+        KpCommand::ImportToken(cmd) => resources::import_token(cmd).await,
+        KpCommand::Registrations(args) => resources::registrations(args).await,
+        KpCommand::Kmip(cmd) => resources::kmip(cmd).await,
     }
 }
 

@@ -511,3 +511,126 @@ fn kp_create_wrap_unwrap_rotate_through_the_cli() {
     );
     server.terminate();
 }
+
+#[test]
+fn kp_rings_aliases_import_token_and_secure_import_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let instance = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let cli = Cli::new(&server, &ca);
+    let admin = cli.with_key(&api_key);
+    let with_instance = |args: &[&str]| {
+        let mut all = vec!["kp"];
+        all.extend_from_slice(args);
+        all.extend(["--instance-id", instance.as_str()]);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let kp = |args: &[&str]| {
+        let all = with_instance(args);
+        admin.json(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let text = |args: &[&str]| {
+        let all = with_instance(args);
+        let out = admin.run(&all.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Key rings: created, listed (table and JSON), a key moved in and out, deleted.
+    assert_eq!(kp(&["ring", "create", "cli-ring"])["id"], "cli-ring");
+    let rings = kp(&["rings"]);
+    let ids: Vec<&str> = rings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"default") && ids.contains(&"cli-ring"),
+        "{rings}"
+    );
+    assert!(text(&["rings"]).contains("cli-ring"));
+    let id = kp(&["create", "ringed"])["id"].as_str().unwrap().to_owned();
+    let moved = kp(&["key", "move", &id, "--ring", "cli-ring"]);
+    assert_eq!(moved["keyRingID"], "cli-ring");
+    assert!(text(&["key", "move", &id, "--ring", "default"]).contains("default"));
+    let deleted = kp(&["ring", "delete", "cli-ring", "--force"]);
+    assert_eq!(deleted["result"], "deleted");
+    assert!(!text(&["rings"]).contains("cli-ring"));
+
+    // Aliases.
+    let alias = kp(&["alias", "create", &id, "cli-alias"]);
+    assert_eq!(alias["alias"], "cli-alias");
+    assert_eq!(alias["keyId"], Value::String(id.clone()));
+    assert_eq!(kp(&["key", "show", &id])["aliases"][0], "cli-alias");
+    assert!(text(&["alias", "delete", &id, "cli-alias"]).contains("deleted"));
+    assert_eq!(kp(&["key", "show", &id])["aliases"], Value::Array(vec![]));
+
+    // Import token, then a secure import of a 32-byte key through it.
+    let token = kp(&[
+        "import-token",
+        "create",
+        "--expiration",
+        "900",
+        "--max-retrievals",
+        "2",
+    ]);
+    assert_eq!(token["remainingRetrievals"], 2);
+    assert_eq!(token["expiration"], 900);
+    let shown = text(&["import-token", "show"]);
+    assert!(shown.contains("-----BEGIN PUBLIC KEY-----"), "{shown}");
+    assert!(shown.contains("Nonce"), "{shown}");
+    let material = dir.path().join("material.bin");
+    std::fs::write(&material, [0x42u8; 32]).unwrap();
+    let created = kp(&[
+        "create",
+        "cli-secure",
+        "--secure-import-file",
+        material.to_str().unwrap(),
+    ]);
+    assert_eq!(created["imported"], true);
+    assert_eq!(created["extractable"], false);
+    let sid = created["id"].as_str().unwrap().to_owned();
+    let wrapped = kp(&["wrap", &sid]);
+    let unwrapped = kp(&[
+        "unwrap",
+        &sid,
+        "--ciphertext",
+        wrapped["ciphertext"].as_str().unwrap(),
+    ]);
+    assert_eq!(unwrapped["plaintext"], wrapped["plaintext"]);
+    // `show` and the import used both retrievals: the token is spent.
+    let spent = admin.run(
+        &with_instance(&["import-token", "show"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(!spent.status.success());
+    let refused = admin.run(
+        &with_instance(&[
+            "create",
+            "again",
+            "--secure-import-file",
+            material.to_str().unwrap(),
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert!(!refused.status.success(), "a spent token imports nothing");
+    server.terminate();
+}

@@ -16,6 +16,9 @@ use zeroize::Zeroizing;
 
 use crate::{Client, ClientError, RawResponse};
 
+mod resources;
+pub use resources::*;
+
 /// The grant type of an API-key token request.
 pub const GRANT_APIKEY: &str = "urn:ibm:params:oauth:grant-type:apikey";
 /// Media type of keys (and of create requests).
@@ -475,6 +478,17 @@ struct CreateItem<'a> {
     tags: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     rotation: Option<RotationPolicy>,
+    #[serde(flatten)]
+    proof: Option<ProofFields>,
+}
+
+/// The proof fields of a secure import (`encryptedNonce`, `iv`, `encryptionAlgorithm`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofFields {
+    encrypted_nonce: String,
+    iv: String,
+    encryption_algorithm: &'static str,
 }
 
 #[derive(Serialize)]
@@ -554,6 +568,8 @@ struct CiphertextBody<'a> {
 struct RotateBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_secret")]
     payload: Option<&'a [u8]>,
+    #[serde(flatten)]
+    proof: Option<ProofFields>,
 }
 
 /// The answer of `wrap`.
@@ -882,6 +898,7 @@ impl KpClient {
                 expiration_date: new.expiration_date.as_deref(),
                 tags: &new.tags,
                 rotation: new.rotation,
+                proof: None,
             }],
         };
         let path = if new.rotation.is_some() {
@@ -1018,7 +1035,10 @@ impl KpClient {
 
     /// Rotates a root key (imported keys: with new material).
     pub async fn rotate(&self, id: &str, payload: Option<&[u8]>) -> Result<(), ClientError> {
-        let body = RotateBody { payload };
+        let body = RotateBody {
+            payload,
+            proof: None,
+        };
         self.json_body(
             Method::POST,
             &["keys", id, "actions", "rotate"],

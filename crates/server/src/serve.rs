@@ -197,6 +197,8 @@ async fn accept_loop(
                 .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT);
+            // The peer address travels with each request (instance network policies need it).
+            let app = app.layer(axum::Extension(arca_api::ClientAddr(peer.ip())));
             let service = TowerToHyperService::new(app);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {

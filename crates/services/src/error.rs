@@ -37,6 +37,10 @@ pub enum ServiceError {
     /// A conflicting resource exists.
     #[error("{0}")]
     Conflict(&'static str),
+    /// A key search would have to look through more keys than it may (Key Protect's
+    /// `KEY_SEARCH_TOO_BROAD`).
+    #[error("{0}")]
+    SearchTooBroad(String),
     /// The resource's state does not allow the operation (e.g. wrap with a suspended key).
     #[error("{0}")]
     InvalidState(String),

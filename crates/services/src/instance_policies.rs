@@ -2,7 +2,8 @@
 //! `keyCreateImportAccess`, `metrics`, `rotation`. Each is `{enabled, attributes?}`; attributes
 //! are present exactly when enabled, and only those of the policy's own type.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use arca_store::{InstancePolicyRecord, Store};
 use serde_json::{Map, Value};
@@ -58,17 +59,29 @@ fn invalid(msg: impl Into<String>) -> ServiceError {
     ServiceError::InvalidInput(msg.into())
 }
 
+/// A CIDR range (`10.0.0.0/8`) or a single address.
+fn parse_range(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
 fn is_cidr(s: &str) -> bool {
-    let (addr, prefix) = match s.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (s, None),
-    };
-    match addr.parse::<std::net::IpAddr>() {
-        Ok(ip) => {
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|n| n <= max))
+    parse_range(s).is_some()
+}
+
+/// Addresses of private networks: RFC 1918, loopback, link-local, IPv6 unique local.
+fn is_private(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(std::net::IpAddr::V4(v4)))
         }
-        Err(_) => false,
     }
 }
 
@@ -148,6 +161,8 @@ fn validate(p: &PolicyInput) -> ServiceResult<()> {
 /// Instance policies.
 #[derive(Debug, Clone)]
 pub struct InstancePolicyService {
+    /// Policies by instance, read on every Key Protect request (network policies).
+    cache: Arc<RwLock<HashMap<String, Arc<Vec<InstancePolicyRecord>>>>>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
@@ -162,11 +177,78 @@ impl InstancePolicyService {
         access: AccessService,
     ) -> Self {
         Self {
+            cache: Arc::default(),
             store,
             clock,
             instances,
             access,
         }
+    }
+
+    async fn reload(&self, instance_id: &str) -> ServiceResult<Arc<Vec<InstancePolicyRecord>>> {
+        let policies = Arc::new(self.store.instance_policies(instance_id).await?);
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(instance_id.to_owned(), policies.clone());
+        }
+        Ok(policies)
+    }
+
+    /// Whether a request from `addr` may reach the instance, by its `allowedIP` and
+    /// `allowedNetwork` policies. Unknown instances pass (the request is refused later).
+    pub async fn check_network(
+        &self,
+        instance_id: &str,
+        addr: std::net::IpAddr,
+    ) -> ServiceResult<()> {
+        if !crate::ids::is_uuid(instance_id) {
+            return Ok(());
+        }
+        let cached = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(instance_id).cloned());
+        let policies = match cached {
+            Some(p) => p,
+            None => self.reload(instance_id).await?,
+        };
+        let attrs = |kind: &str| {
+            policies
+                .iter()
+                .find(|p| p.policy_type == kind && p.enabled)
+                .and_then(|p| p.attributes.as_deref())
+                .and_then(|a| serde_json::from_str::<Value>(a).ok())
+        };
+        // An IPv4 client seen through an IPv6 socket is matched as IPv4.
+        let addr = match addr {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if let Some(a) = attrs("allowedIP") {
+            let allowed = a
+                .get("allowed_ip")
+                .and_then(Value::as_array)
+                .is_some_and(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(parse_range)
+                        .any(|net| net.contains(&addr))
+                });
+            if !allowed {
+                return Err(ServiceError::Forbidden(
+                    "the instance's allowedIP policy does not allow requests from this address",
+                ));
+            }
+        }
+        if let Some(a) = attrs("allowedNetwork")
+            && a.get("allowed_network").and_then(Value::as_str) == Some("private-only")
+            && !is_private(addr)
+        {
+            return Err(ServiceError::Forbidden(
+                "the instance's allowedNetwork policy allows private networks only",
+            ));
+        }
+        Ok(())
     }
 
     /// The instance's policies, optionally only one type.
@@ -263,6 +345,7 @@ impl InstancePolicyService {
             })
             .collect();
         self.store.put_instance_policies(&records).await?;
+        self.reload(instance_id).await?;
         tracing::info!(instance_id, count = records.len(), "instance policies set");
         Ok(())
     }
@@ -278,6 +361,35 @@ mod tests {
             enabled,
             attributes: attrs.and_then(|v| v.as_object().cloned()),
         }
+    }
+
+    #[test]
+    fn private_networks() {
+        for ip in [
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "127.0.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2001:db8::1", "172.32.0.1"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(
+            parse_range("10.0.0.0/8")
+                .unwrap()
+                .contains(&"10.9.9.9".parse::<std::net::IpAddr>().unwrap())
+        );
+        assert!(
+            parse_range("127.0.0.1")
+                .unwrap()
+                .contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap())
+        );
+        assert!(parse_range("10.0.0.0/33").is_none());
     }
 
     #[test]

@@ -31,8 +31,10 @@ use crate::kms_access;
 use crate::{ServiceError, ServiceResult, ids};
 
 mod lifecycle;
+pub mod query;
 
 pub use lifecycle::DueWork;
+use query::{ListSpec, Lookup, SEARCH_SPACE_LIMIT, SelectError};
 
 /// NIST SP 800-57 key states, as Key Protect numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +247,17 @@ pub struct KeyPage {
     pub keys: Vec<Key>,
     /// All matches, ignoring the page.
     pub total: i64,
+}
+
+/// A page of keys of a search ([`KeyService::search`]).
+#[derive(Debug)]
+pub struct KeyListing {
+    /// The keys (no payload), a direct lookup hit first.
+    pub keys: Vec<Key>,
+    /// All matches, ignoring the page.
+    pub total: i64,
+    /// The search space was too large; only a direct lookup hit is returned.
+    pub incomplete_search: bool,
 }
 
 /// Largest data key accepted by wrap (Key Protect takes up to 7,500 bytes of plaintext).
@@ -716,6 +729,79 @@ impl KeyService {
         Ok(KeyPage { keys, total })
     }
 
+    /// Keys of an instance with Key Protect's `search`, `sort` and `filter` (§6.3 to §6.5).
+    /// `query` already carries the state and extractable terms of the filter; the rest is
+    /// applied in memory over the instance's keys (at most thousands), unless the store's own
+    /// listing answers it.
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        query: &KeyQuery,
+        spec: &ListSpec,
+    ) -> ServiceResult<KeyListing> {
+        if spec.is_plain() {
+            let page = self.list(principal, instance_id, query).await?;
+            return Ok(KeyListing {
+                keys: page.keys,
+                total: page.total,
+                incomplete_search: false,
+            });
+        }
+        self.authorize(principal, instance_id, Permission::Read)
+            .await?;
+        let everything = KeyQuery {
+            limit: None,
+            offset: 0,
+            ..query.clone()
+        };
+        let (records, _) = self.store.list_keys(instance_id, &everything).await?;
+        let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
+        let mut direct = None;
+        if let Some(search) = &spec.search {
+            for a in self.store.instance_aliases(instance_id).await? {
+                aliases.entry(a.key_id).or_default().push(a.alias);
+            }
+            let id = match search.lookup() {
+                Some(Lookup::Id(id)) => Some(id),
+                Some(Lookup::Alias(alias)) => self.store.resolve_alias(instance_id, &alias).await?,
+                None => None,
+            };
+            if let Some(id) = id {
+                direct = self.store.get_key(instance_id, &id).await?.filter(|r| {
+                    query.states.as_ref().is_none_or(|s| s.contains(&r.state))
+                        && query.extractable.is_none_or(|e| e == r.extractable)
+                        && query
+                            .key_ring_id
+                            .as_ref()
+                            .is_none_or(|k| *k == r.key_ring_id)
+                });
+            }
+        }
+        let selection = query::select(records, &aliases, direct, spec, SEARCH_SPACE_LIMIT)
+            .map_err(|SelectError::TooBroad(n)| {
+                ServiceError::SearchTooBroad(format!(
+                    "the search space is {n} keys, more than {SEARCH_SPACE_LIMIT}: narrow it \
+                     with state, extractable, filter or X-Kms-Key-Ring"
+                ))
+            })?;
+        let total = i64::try_from(selection.records.len()).unwrap_or(i64::MAX);
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let limit = query
+            .limit
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(usize::MAX);
+        let mut keys = Vec::new();
+        for r in selection.records.into_iter().skip(offset).take(limit) {
+            keys.push(self.to_key(r, principal).await?);
+        }
+        Ok(KeyListing {
+            keys,
+            total,
+            incomplete_search: selection.incomplete,
+        })
+    }
+
     /// The versions of a key, newest first: (id, creation time).
     pub async fn versions(
         &self,
@@ -1072,9 +1158,31 @@ impl KeyService {
         principal: &Principal,
         instance_id: &str,
         key_id: &str,
+        force: bool,
     ) -> ServiceResult<Key> {
         self.authorize(principal, instance_id, Permission::Delete)
             .await?;
+        // Registered resources: refuse unless forced, and always while one prevents deletion.
+        // (A registration added between this check and the delete below is kept, not lost: it
+        // then names a deleted key, as Key Protect's can after a forced delete.)
+        let target = self.record(instance_id, key_id).await?;
+        let registrations = self
+            .store
+            .list_registrations(instance_id, Some(&target.id))
+            .await?;
+        if registrations.iter().any(|r| r.prevent_key_deletion) {
+            return Err(ServiceError::InvalidState(
+                "Key is protecting one or more cloud resources that prevent its deletion".into(),
+            ));
+        }
+        if !registrations.is_empty() {
+            if !force {
+                return Err(ServiceError::InvalidState(
+                    "Key is protecting one or more cloud resources (delete with force=true)".into(),
+                ));
+            }
+            self.store.delete_key_registrations(&target.id).await?;
+        }
         let clock = self.clock.clone();
         let this = self.clone();
         let by = principal.id.clone();

@@ -18,6 +18,7 @@ pub mod key_rings;
 pub mod keys;
 pub mod kmip;
 mod kms_access;
+pub mod registrations;
 pub mod system;
 pub mod tokens;
 
@@ -78,6 +79,8 @@ pub struct Arca {
     pub kmip: kmip::KmipService,
     /// Users, service IDs, API keys, role grants.
     pub iam: iam::IamService,
+    /// Registrations of resources on keys.
+    pub registrations: registrations::RegistrationService,
 }
 
 impl Arca {
@@ -136,6 +139,13 @@ impl Arca {
                 keys.clone(),
             ),
             import_tokens,
+            registrations: registrations::RegistrationService::new(
+                store.clone(),
+                clock.clone(),
+                instances.clone(),
+                access.clone(),
+                keys.clone(),
+            ),
             iam: iam::IamService::new(
                 store.clone(),
                 clock.clone(),

@@ -124,12 +124,12 @@ async fn dual_authorization_delete_needs_two_users() {
     // Nobody deletes it without a first authorization.
     assert_state_error(
         "no authorization",
-        keys.delete(a, i, &id).await,
+        keys.delete(a, i, &id, false).await,
         "authorizations",
     );
     assert_state_error(
         "no authorization",
-        keys.delete(b, i, &id).await,
+        keys.delete(b, i, &id, false).await,
         "authorizations",
     );
 
@@ -142,7 +142,11 @@ async fn dual_authorization_delete_needs_two_users() {
         arca_services::clock::to_millis(expires),
         arca_services::clock::to_millis(w.clock.now() + Duration::days(7))
     );
-    assert_state_error("same user", keys.delete(a, i, &id).await, "another user");
+    assert_state_error(
+        "same user",
+        keys.delete(a, i, &id, false).await,
+        "another user",
+    );
     keys.unset_key_for_deletion(b, i, &id).await.unwrap();
     assert!(
         !keys
@@ -153,7 +157,7 @@ async fn dual_authorization_delete_needs_two_users() {
     );
     assert_state_error(
         "after unset",
-        keys.delete(b, i, &id).await,
+        keys.delete(b, i, &id, false).await,
         "authorizations",
     );
 
@@ -167,12 +171,16 @@ async fn dual_authorization_delete_needs_two_users() {
             .unwrap()
             .key_set_for_deletion
     );
-    assert_state_error("expired", keys.delete(b, i, &id).await, "authorizations");
+    assert_state_error(
+        "expired",
+        keys.delete(b, i, &id, false).await,
+        "authorizations",
+    );
 
     // Within it, another user deletes.
     keys.set_key_for_deletion(a, i, &id).await.unwrap();
     w.clock.advance(Duration::days(6));
-    let deleted = keys.delete(b, i, &id).await.unwrap();
+    let deleted = keys.delete(b, i, &id, false).await.unwrap();
     assert_eq!(deleted.state, KeyState::Destroyed);
     assert_eq!(deleted.record.deleted_by.as_deref(), Some("user-bob"));
     assert!(!deleted.key_set_for_deletion && deleted.record.deletion_auth_by.is_none());
@@ -180,7 +188,7 @@ async fn dual_authorization_delete_needs_two_users() {
     keys.restore(a, i, &id).await.unwrap();
     assert_state_error(
         "after restore",
-        keys.delete(b, i, &id).await,
+        keys.delete(b, i, &id, false).await,
         "authorizations",
     );
 
@@ -207,11 +215,11 @@ async fn dual_authorization_delete_needs_two_users() {
         .unwrap();
     assert_state_error(
         "now dual",
-        keys.delete(a, i, &plain).await,
+        keys.delete(a, i, &plain, false).await,
         "authorizations",
     );
     keys.set_key_for_deletion(b, i, &plain).await.unwrap();
-    keys.delete(a, i, &plain).await.unwrap();
+    keys.delete(a, i, &plain, false).await.unwrap();
 }
 
 #[tokio::test]
@@ -267,7 +275,7 @@ async fn jobs_deactivate_rotate_and_purge_on_the_clock() {
         .wrap(a, i, &doomed.id, Some(Zeroizing::new(dek.clone())), &[])
         .await
         .unwrap();
-    keys.delete(a, i, &doomed.id).await.unwrap();
+    keys.delete(a, i, &doomed.id, false).await.unwrap();
 
     assert_eq!(
         keys.run_due_work(w.clock.now()).await.unwrap(),
@@ -353,7 +361,7 @@ async fn purge_waits_then_forgets_everything() {
     keys.create_alias(a, i, &id, "soon-gone").await.unwrap();
     let c = keys.wrap(a, i, "soon-gone", None, &[]).await.unwrap();
     assert_state_error("active", keys.purge(a, i, &id).await, "only a deleted key");
-    keys.delete(a, i, &id).await.unwrap();
+    keys.delete(a, i, &id, false).await.unwrap();
     assert_state_error("too early", keys.purge(a, i, &id).await, "4 hours");
     w.clock.advance(Duration::hours(4));
     let purged = keys.purge(a, i, "soon-gone").await.unwrap();

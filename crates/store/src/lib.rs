@@ -16,7 +16,7 @@ pub use error::StoreError;
 pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
-    KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
+    KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord, RoleGrantRecord,
 };
 pub use sqlite::SqliteStore;
 
@@ -84,7 +84,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A key of an instance.
     async fn get_key(&self, instance_id: &str, key_id: &str) -> StoreResult<Option<KeyRecord>>;
 
-    /// Keys of an instance matching `query`, oldest first, and how many match in all.
+    /// Keys of an instance matching `query`, by id (Key Protect's default order), and how many
+    /// match in all.
     async fn list_keys(
         &self,
         instance_id: &str,
@@ -157,6 +158,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The aliases of a key, oldest first.
     async fn key_aliases(&self, key_id: &str) -> StoreResult<Vec<AliasRecord>>;
 
+    /// Every alias of an instance, by key then age (for searching its keys).
+    async fn instance_aliases(&self, instance_id: &str) -> StoreResult<Vec<AliasRecord>>;
+
     /// The key an alias names.
     async fn resolve_alias(&self, instance_id: &str, alias: &str) -> StoreResult<Option<String>>;
 
@@ -216,6 +220,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account_id: &str,
         id: &str,
     ) -> StoreResult<Option<RoleGrantRecord>>;
+
+    /// Creates or replaces a registration of a key.
+    async fn put_registration(&self, registration: &RegistrationRecord) -> StoreResult<()>;
+
+    /// Deletes a registration; returns whether it existed.
+    async fn delete_registration(&self, key_id: &str, resource_crn: &str) -> StoreResult<bool>;
+
+    /// Deletes every registration of a key; returns how many.
+    async fn delete_key_registrations(&self, key_id: &str) -> StoreResult<u64>;
+
+    /// The registrations of an instance, or of one key, by key then CRN.
+    async fn list_registrations(
+        &self,
+        instance_id: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<RegistrationRecord>>;
 
     /// Takes one retrieval of the token `id`; `None` when none is left (or the token changed).
     async fn take_import_token_retrieval(

@@ -354,3 +354,28 @@ pub struct RoleGrantRecord {
     /// When.
     pub created_at: i64,
 }
+
+/// A registration: a cloud resource a key protects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationRecord {
+    /// The key.
+    pub key_id: String,
+    /// The protected resource.
+    pub resource_crn: String,
+    /// The key's instance.
+    pub instance_id: String,
+    /// Whether the key may not be deleted while this registration exists.
+    pub prevent_key_deletion: bool,
+    /// Description.
+    pub description: Option<String>,
+    /// The key version the resource uses.
+    pub key_version_id: String,
+    /// Who registered it.
+    pub created_by: String,
+    /// When.
+    pub creation_date: i64,
+    /// Who last changed it.
+    pub updated_by: String,
+    /// When last changed.
+    pub last_updated: i64,
+}

@@ -15,8 +15,8 @@ use sqlx::sqlite::{
 use crate::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
-    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
-    Store, StoreError, StoreResult,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord,
+    RoleGrantRecord, Store, StoreError, StoreResult,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -121,6 +121,16 @@ macro_rules! key_filter {
           AND (? IS NULL OR extractable = ?) \
           AND (? IS NULL OR key_ring_id = ?)"
     };
+}
+
+fn alias_from_row(r: &SqliteRow) -> StoreResult<AliasRecord> {
+    Ok(AliasRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        alias: r.try_get(1).map_err(db)?,
+        key_id: r.try_get(2).map_err(db)?,
+        created_by: r.try_get(3).map_err(db)?,
+        creation_date: r.try_get(4).map_err(db)?,
+    })
 }
 
 fn key_from_row(row: &SqliteRow) -> StoreResult<KeyRecord> {
@@ -500,7 +510,7 @@ impl Store for SqliteStore {
             "SELECT ",
             key_columns!(),
             key_filter!(),
-            " ORDER BY creation_date, id LIMIT ? OFFSET ?"
+            " ORDER BY id LIMIT ? OFFSET ?"
         ))
         .bind(instance_id)
         .bind(&states)
@@ -570,6 +580,7 @@ impl Store for SqliteStore {
             .map_err(db)?;
         for sql in [
             "DELETE FROM kp_aliases WHERE key_id = ?",
+            "DELETE FROM kp_registrations WHERE key_id = ?",
             "DELETE FROM kp_kmip_certificates WHERE adapter_id IN \
              (SELECT id FROM kp_kmip_adapters WHERE crk_id = ?)",
             "DELETE FROM kp_kmip_adapters WHERE crk_id = ?",
@@ -897,17 +908,19 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(AliasRecord {
-                    instance_id: r.try_get(0).map_err(db)?,
-                    alias: r.try_get(1).map_err(db)?,
-                    key_id: r.try_get(2).map_err(db)?,
-                    created_by: r.try_get(3).map_err(db)?,
-                    creation_date: r.try_get(4).map_err(db)?,
-                })
-            })
-            .collect()
+        rows.iter().map(alias_from_row).collect()
+    }
+
+    async fn instance_aliases(&self, instance_id: &str) -> StoreResult<Vec<AliasRecord>> {
+        let rows = sqlx::query(
+            "SELECT instance_id, alias, key_id, created_by, creation_date FROM kp_aliases \
+             WHERE instance_id = ? ORDER BY key_id, creation_date, alias",
+        )
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(alias_from_row).collect()
     }
 
     async fn resolve_alias(&self, instance_id: &str, alias: &str) -> StoreResult<Option<String>> {
@@ -1219,5 +1232,86 @@ impl Store for SqliteStore {
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(Some(grant))
+    }
+
+    async fn put_registration(&self, r: &RegistrationRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO kp_registrations (key_id, resource_crn, instance_id, prevent_key_deletion, \
+             description, key_version_id, created_by, creation_date, updated_by, last_updated) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (key_id, resource_crn) DO UPDATE SET \
+             prevent_key_deletion = excluded.prevent_key_deletion, \
+             description = excluded.description, key_version_id = excluded.key_version_id, \
+             updated_by = excluded.updated_by, last_updated = excluded.last_updated",
+        )
+        .bind(&r.key_id)
+        .bind(&r.resource_crn)
+        .bind(&r.instance_id)
+        .bind(r.prevent_key_deletion)
+        .bind(&r.description)
+        .bind(&r.key_version_id)
+        .bind(&r.created_by)
+        .bind(r.creation_date)
+        .bind(&r.updated_by)
+        .bind(r.last_updated)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_registration(&self, key_id: &str, resource_crn: &str) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM kp_registrations WHERE key_id = ? AND resource_crn = ?")
+                .bind(key_id)
+                .bind(resource_crn)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_key_registrations(&self, key_id: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM kp_registrations WHERE key_id = ?")
+            .bind(key_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_registrations(
+        &self,
+        instance_id: &str,
+        key_id: Option<&str>,
+    ) -> StoreResult<Vec<RegistrationRecord>> {
+        let rows = sqlx::query(
+            "SELECT key_id, resource_crn, instance_id, prevent_key_deletion, description, \
+             key_version_id, created_by, creation_date, updated_by, last_updated \
+             FROM kp_registrations WHERE instance_id = ? AND (? IS NULL OR key_id = ?) \
+             ORDER BY key_id, resource_crn",
+        )
+        .bind(instance_id)
+        .bind(key_id)
+        .bind(key_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RegistrationRecord {
+                    key_id: r.try_get(0).map_err(db)?,
+                    resource_crn: r.try_get(1).map_err(db)?,
+                    instance_id: r.try_get(2).map_err(db)?,
+                    prevent_key_deletion: r.try_get(3).map_err(db)?,
+                    description: r.try_get(4).map_err(db)?,
+                    key_version_id: r.try_get(5).map_err(db)?,
+                    created_by: r.try_get(6).map_err(db)?,
+                    creation_date: r.try_get(7).map_err(db)?,
+                    updated_by: r.try_get(8).map_err(db)?,
+                    last_updated: r.try_get(9).map_err(db)?,
+                })
+            })
+            .collect()
     }
 }

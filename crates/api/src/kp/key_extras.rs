@@ -226,9 +226,47 @@ pub(crate) struct RegistrationParams {
     limit: Option<i64>,
     offset: Option<i64>,
     total_count: Option<bool>,
+    #[serde(rename = "urlEncodedResourceCRNQuery")]
+    crn_query: Option<String>,
+    prevent_key_deletion: Option<bool>,
 }
 
-fn registrations_page(params: &RegistrationParams) -> KpResult {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RegistrationOut {
+    key_id: String,
+    resource_crn: String,
+    created_by: String,
+    creation_date: String,
+    updated_by: String,
+    last_updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    prevent_key_deletion: bool,
+    key_version: super::wire::KeyVersionOut,
+}
+
+fn registration_out(r: arca_store::RegistrationRecord) -> RegistrationOut {
+    RegistrationOut {
+        key_id: r.key_id,
+        resource_crn: r.resource_crn,
+        created_by: r.created_by,
+        creation_date: date_ms(r.creation_date),
+        updated_by: r.updated_by,
+        last_updated: date_ms(r.last_updated),
+        description: r.description,
+        prevent_key_deletion: r.prevent_key_deletion,
+        key_version: super::wire::KeyVersionOut {
+            id: r.key_version_id,
+            creation_date: None,
+        },
+    }
+}
+
+fn registrations_page(
+    params: &RegistrationParams,
+    all: Vec<arca_store::RegistrationRecord>,
+) -> KpResult {
     let limit = params.limit.unwrap_or(200);
     let offset = params.offset.unwrap_or(0);
     if !(1..=5000).contains(&limit) || offset < 0 {
@@ -237,12 +275,16 @@ fn registrations_page(params: &RegistrationParams) -> KpResult {
         )
         .into());
     }
-    // No integrated service registers resources with Arca's keys yet, so every listing is
-    // the (correct) empty collection; the registration API for consuming services comes with
-    // the secrets service.
-    let mut body = Collection::<serde_json::Value>::new(REGISTRATION, Vec::new());
+    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+    let page: Vec<RegistrationOut> = all
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(0))
+        .map(registration_out)
+        .collect();
+    let mut body = Collection::new(REGISTRATION, page);
     if params.total_count == Some(true) {
-        body = body.with_total(0);
+        body = body.with_total(total);
     }
     vnd(StatusCode::OK, media::COLLECTION, &body)
 }
@@ -259,8 +301,18 @@ pub(crate) async fn key_registrations(
     let Caller(caller) = caller?;
     let Path(id) = path?;
     let Query(params) = params?;
-    state.arca.keys.get(&caller, &instance, &id, false).await?;
-    registrations_page(&params)
+    let all = state
+        .arca
+        .registrations
+        .list(
+            &caller,
+            &instance,
+            Some(&id),
+            params.crn_query.as_deref(),
+            params.prevent_key_deletion,
+        )
+        .await?;
+    registrations_page(&params, all)
 }
 
 /// `GET /api/v2/keys/registrations`.
@@ -273,7 +325,75 @@ pub(crate) async fn all_registrations(
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let Query(params) = params?;
-    // Authorizes the caller on the instance (the listing needs nothing else yet).
-    state.arca.key_rings.list(&caller, &instance).await?;
-    registrations_page(&params)
+    let all = state
+        .arca
+        .registrations
+        .list(
+            &caller,
+            &instance,
+            None,
+            params.crn_query.as_deref(),
+            params.prevent_key_deletion,
+        )
+        .await?;
+    registrations_page(&params, all)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RegistrationBody {
+    #[serde(default)]
+    prevent_key_deletion: Option<bool>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `POST /api/v2/keys/{id}/registrations/{urlEncodedResourceCRN}` (by consuming services):
+/// 201 with the registration.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path((id, crn)) = path?;
+    let req: RegistrationBody = super::optional_body(&body?)?;
+    let r = state
+        .arca
+        .registrations
+        .register(
+            &caller,
+            &instance,
+            &id,
+            &crn,
+            req.prevent_key_deletion.unwrap_or(false),
+            req.description,
+        )
+        .await?;
+    vnd(
+        StatusCode::CREATED,
+        media::COLLECTION,
+        &Collection::new(REGISTRATION, vec![registration_out(r)]),
+    )
+}
+
+/// `DELETE /api/v2/keys/{id}/registrations/{urlEncodedResourceCRN}`: 204.
+pub(crate) async fn deregister(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path((id, crn)) = path?;
+    state
+        .arca
+        .registrations
+        .deregister(&caller, &instance, &id, &crn)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,15 +1,16 @@
 //! Key Protect keys and key actions.
 
+use arca_services::keys::query::{ListSpec, QueryError, parse_states};
 use arca_services::keys::{Key, NewKey, SecureImportProof};
 use arca_store::KeyQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
@@ -22,6 +23,7 @@ use super::wire::{
 use super::{KpError, KpResult, instance_id, optional_body, prefers_minimal, required_body, vnd};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
+use arca_services::Principal;
 
 pub(crate) type CallerResult = Result<Caller, ApiError>;
 type BodyResult = Result<Bytes, BytesRejection>;
@@ -260,31 +262,41 @@ pub(crate) struct ListParams {
     filter: Option<String>,
 }
 
-fn key_query(params: &ListParams, headers: &HeaderMap) -> Result<KeyQuery, KpError> {
-    for (name, value) in [
-        ("search", &params.search),
-        ("sort", &params.sort),
-        ("filter", &params.filter),
-    ] {
-        if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
-            return Err(ApiError::InvalidBody(format!(
-                "the {name} parameter is not supported yet"
-            ))
-            .into());
-        }
+fn query_error(e: QueryError) -> KpError {
+    ApiError::Service(arca_services::ServiceError::InvalidInput(e.0)).into()
+}
+
+/// The listing a `GET`/`HEAD /api/v2/keys` asks for: the store query (state, extractable and
+/// ring, from the parameters or the filter) and the parsed `search`, `sort` and `filter`.
+fn key_query(params: &ListParams, headers: &HeaderMap) -> Result<(KeyQuery, ListSpec), KpError> {
+    let spec = ListSpec::parse(
+        params.search.as_deref(),
+        params.sort.as_deref(),
+        params.filter.as_deref(),
+    )
+    .map_err(query_error)?;
+    // The SDK always sends `state=`; empty means "not given".
+    let state_param = params
+        .state
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if spec.filter.states.is_some() && state_param.is_some() {
+        return Err(query_error(QueryError(
+            "state is given both in filter and as a query parameter".into(),
+        )));
     }
-    let states = match params.state.as_deref().map(str::trim) {
-        // The SDK always sends `state=`; empty means "not given": every state but destroyed.
-        None | Some("") => vec![0, 1, 2, 3],
-        Some(list) => list
-            .split(',')
-            .map(|s| match s.trim().parse::<i64>() {
-                Ok(n @ 0..=5) => Ok(n),
-                _ => Err(KpError(ApiError::InvalidBody(
-                    "state must be a comma-separated list of 0 to 5".into(),
-                ))),
-            })
-            .collect::<Result<_, _>>()?,
+    if (spec.filter.extractable.is_some() || spec.filter.impossible) && params.extractable.is_some()
+    {
+        return Err(query_error(QueryError(
+            "extractable is given both in filter and as a query parameter".into(),
+        )));
+    }
+    let states = match (state_param, &spec.filter.states) {
+        (Some(list), _) => parse_states(list).map_err(query_error)?,
+        (None, Some(states)) => states.clone(),
+        // Every state but destroyed.
+        (None, None) => vec![0, 1, 2, 3],
     };
     let limit = params.limit.unwrap_or(200);
     if !(1..=5000).contains(&limit) {
@@ -294,13 +306,43 @@ fn key_query(params: &ListParams, headers: &HeaderMap) -> Result<KeyQuery, KpErr
     if offset < 0 {
         return Err(ApiError::InvalidBody("offset must not be negative".into()).into());
     }
-    Ok(KeyQuery {
+    let query = KeyQuery {
         states: Some(states),
-        extractable: params.extractable,
+        extractable: params.extractable.or(spec.filter.extractable),
         key_ring_id: key_ring(headers)?,
         limit: Some(limit),
         offset,
-    })
+    };
+    Ok((query, spec))
+}
+
+/// `metadata` of a key list (`CollectionMetadataListKeys`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMetadata {
+    collection_type: &'static str,
+    collection_total: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incomplete_search: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search_query: Option<SearchQueryOut>,
+}
+
+/// `metadata.searchQuery`: the parsed search.
+#[derive(Debug, Serialize)]
+struct SearchQueryOut {
+    query: String,
+    scopes: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    not: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    exact: bool,
+}
+
+#[derive(Serialize)]
+struct ListKeysBody {
+    metadata: ListMetadata,
+    resources: Vec<KeyOut>,
 }
 
 /// `GET /api/v2/keys`.
@@ -313,14 +355,29 @@ pub(crate) async fn list(
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let Query(params) = params?;
-    let query = key_query(&params, &headers)?;
-    let page = state.arca.keys.list(&caller, &instance, &query).await?;
-    let keys: Vec<KeyOut> = page.keys.iter().map(key_out).collect();
-    vnd(
-        StatusCode::OK,
-        media::COLLECTION,
-        &Collection::new(media::KEY, keys),
-    )
+    let (query, spec) = key_query(&params, &headers)?;
+    let listing = state
+        .arca
+        .keys
+        .search(&caller, &instance, &query, &spec)
+        .await?;
+    let resources: Vec<KeyOut> = listing.keys.iter().map(key_out).collect();
+    let search_query = spec.search.as_ref().map(|s| SearchQueryOut {
+        query: s.query.clone(),
+        scopes: s.scopes.iter().map(|scope| scope.as_str()).collect(),
+        not: s.not,
+        exact: s.exact,
+    });
+    let body = ListKeysBody {
+        metadata: ListMetadata {
+            collection_type: media::KEY,
+            collection_total: resources.len(),
+            incomplete_search: search_query.as_ref().map(|_| listing.incomplete_search),
+            search_query,
+        },
+        resources,
+    };
+    vnd(StatusCode::OK, media::COLLECTION, &body)
 }
 
 /// `HEAD /api/v2/keys`: the count in `Key-Total`.
@@ -333,13 +390,17 @@ pub(crate) async fn count(
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let Query(params) = params?;
-    let mut query = key_query(&params, &headers)?;
+    let (mut query, spec) = key_query(&params, &headers)?;
     query.limit = Some(1);
-    let page = state.arca.keys.list(&caller, &instance, &query).await?;
+    let listing = state
+        .arca
+        .keys
+        .search(&caller, &instance, &query, &spec)
+        .await?;
     let mut response = StatusCode::OK.into_response();
     response.headers_mut().insert(
         "key-total",
-        HeaderValue::from_str(&page.total.to_string())
+        HeaderValue::from_str(&listing.total.to_string())
             .map_err(|_| ApiError::Header("key total"))?,
     );
     Ok(response)
@@ -429,19 +490,30 @@ pub(crate) async fn versions(
     vnd(StatusCode::OK, media::COLLECTION, &body)
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DeleteParams {
+    /// Removes registrations first (refused while one prevents deletion).
+    force: Option<bool>,
+}
+
 /// `DELETE /api/v2/keys/{id}`.
 pub(crate) async fn delete(
     State(state): State<AppState>,
     headers: HeaderMap,
     caller: CallerResult,
     path: IdPath,
+    params: Result<Query<DeleteParams>, QueryRejection>,
 ) -> KpResult {
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let Path(id) = path?;
-    // `force=true` removes registrations first; no service registers resources yet, so there
-    // is nothing it could remove and the parameter is accepted as is.
-    let key = state.arca.keys.delete(&caller, &instance, &id).await?;
+    let Query(params) = params?;
+    let force = params.force.unwrap_or(false);
+    let key = state
+        .arca
+        .keys
+        .delete(&caller, &instance, &id, force)
+        .await?;
     if prefers_minimal(&headers) || headers.get("prefer").is_none() {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -493,13 +565,83 @@ pub(crate) async fn action(
     let Caller(caller) = caller?;
     let Path((id, action)) = path?;
     let body = body?;
+    match run_action(&state, &caller, &instance, &id, &action, &body).await? {
+        Some(response) => Ok(response),
+        None => Err(ApiError::NoRoute.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ActionParams {
+    action: Option<String>,
+}
+
+/// The actions of the deprecated `POST /api/v2/keys/{id}?action=<a>` (`action_on_key`).
+const LEGACY_ACTIONS: [&str; 9] = [
+    "disable",
+    "enable",
+    "restore",
+    "rewrap",
+    "rotate",
+    "setKeyForDeletion",
+    "unsetKeyForDeletion",
+    "unwrap",
+    "wrap",
+];
+
+/// `POST /api/v2/keys/{id}?action=<a>` (deprecated `action_on_key`): the same actions as
+/// `/actions/{action}` with the same statuses (200 with a body for wrap, unwrap and rewrap,
+/// 204 for the others), plus `restore` (201 with the key, as `/restore`).
+pub(crate) async fn legacy_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: CallerResult,
+    path: IdPath,
+    params: Result<Query<ActionParams>, QueryRejection>,
+    body: BodyResult,
+) -> KpResult {
+    let instance = instance_id(&headers)?;
+    let Caller(caller) = caller?;
+    let Path(id) = path?;
+    let Query(params) = params?;
+    let body = body?;
+    let action = params
+        .action
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| ApiError::InvalidBody("the action query parameter is required".into()))?;
+    if !LEGACY_ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::InvalidBody(format!(
+            "unknown action {action:?}; use one of {}",
+            LEGACY_ACTIONS.join(", ")
+        ))
+        .into());
+    }
+    if action == "restore" {
+        let key = state.arca.keys.restore(&caller, &instance, &id).await?;
+        return key_response(StatusCode::CREATED, &key);
+    }
+    run_action(&state, &caller, &instance, &id, &action, &body)
+        .await?
+        .ok_or_else(|| ApiError::NoRoute.into())
+}
+
+/// Runs a key action (`/actions/{action}` and the deprecated `?action=`); `None` for an
+/// unknown action.
+async fn run_action(
+    state: &AppState,
+    caller: &Principal,
+    instance: &str,
+    id: &str,
+    action: &str,
+    body: &[u8],
+) -> Result<Option<Response>, KpError> {
     let keys = &state.arca.keys;
-    match action.as_str() {
+    let response = match action {
         "wrap" => {
-            let req: WrapRequest = optional_body(&body)?;
+            let req: WrapRequest = optional_body(body)?;
             let plaintext = req.plaintext.map(|p| unb64("plaintext", &p)).transpose()?;
             let aad = req.aad.unwrap_or_default();
-            let out = keys.wrap(&caller, &instance, &id, plaintext, &aad).await?;
+            let out = keys.wrap(caller, instance, id, plaintext, &aad).await?;
             let body = WrapResponse {
                 plaintext: out.generated.as_ref().map(|p| b64(p)),
                 ciphertext: b64(&out.ciphertext),
@@ -508,15 +650,13 @@ pub(crate) async fn action(
                     creation_date: None,
                 },
             };
-            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)?
         }
         "unwrap" => {
-            let req: CiphertextRequest = required_body(&body)?;
+            let req: CiphertextRequest = required_body(body)?;
             let ciphertext = ciphertext_of(&req)?;
             let aad = req.aad.unwrap_or_default();
-            let out = keys
-                .unwrap(&caller, &instance, &id, &ciphertext, &aad)
-                .await?;
+            let out = keys.unwrap(caller, instance, id, &ciphertext, &aad).await?;
             let (rewrapped, rewrapped_version) = match out.rewrapped {
                 Some((c, v)) => (
                     Some(b64(&c)),
@@ -536,15 +676,13 @@ pub(crate) async fn action(
                 ciphertext: rewrapped,
                 rewrapped_key_version: rewrapped_version,
             };
-            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)?
         }
         "rewrap" => {
-            let req: CiphertextRequest = required_body(&body)?;
+            let req: CiphertextRequest = required_body(body)?;
             let ciphertext = ciphertext_of(&req)?;
             let aad = req.aad.unwrap_or_default();
-            let out = keys
-                .rewrap(&caller, &instance, &id, &ciphertext, &aad)
-                .await?;
+            let out = keys.rewrap(caller, instance, id, &ciphertext, &aad).await?;
             let body = RewrapResponse {
                 ciphertext: b64(&out.ciphertext),
                 key_version: KeyVersionOut {
@@ -556,43 +694,44 @@ pub(crate) async fn action(
                     creation_date: None,
                 },
             };
-            vnd(StatusCode::OK, media::KEY_ACTION, &body)
+            vnd(StatusCode::OK, media::KEY_ACTION, &body)?
         }
         "rotate" => {
-            let req: RotateRequest = optional_body(&body)?;
+            let req: RotateRequest = optional_body(body)?;
             let proof = secure_import_proof(
                 req.encrypted_nonce.as_deref(),
                 req.iv.as_deref(),
                 req.encryption_algorithm.as_deref(),
             )?;
             let payload = req.payload.map(|p| unb64("payload", &p)).transpose()?;
-            keys.rotate(&caller, &instance, &id, payload, proof).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.rotate(caller, instance, id, payload, proof).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
         "disable" => {
-            keys.disable(&caller, &instance, &id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.disable(caller, instance, id).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
         "enable" => {
-            keys.enable(&caller, &instance, &id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.enable(caller, instance, id).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
         "sync" => {
             // Resynchronizes the resources registered on the key. No integrated service
             // registers resources yet, so there is nothing to notify; the key must exist.
-            keys.get(&caller, &instance, &id, false).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.get(caller, instance, id, false).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
         "setKeyForDeletion" => {
-            keys.set_key_for_deletion(&caller, &instance, &id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.set_key_for_deletion(caller, instance, id).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
         "unsetKeyForDeletion" => {
-            keys.unset_key_for_deletion(&caller, &instance, &id).await?;
-            Ok(StatusCode::NO_CONTENT.into_response())
+            keys.unset_key_for_deletion(caller, instance, id).await?;
+            StatusCode::NO_CONTENT.into_response()
         }
-        _ => Err(ApiError::NoRoute.into()),
-    }
+        _ => return Ok(None),
+    };
+    Ok(Some(response))
 }
 
 fn ciphertext_of(req: &CiphertextRequest) -> Result<Vec<u8>, KpError> {

@@ -7,9 +7,12 @@ mod import_token;
 mod key_extras;
 mod keys;
 mod kmip;
+mod network;
 mod policies;
 mod rings;
 pub(crate) mod wire;
+
+pub(crate) use network::network_policy;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
@@ -122,7 +125,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v2/keys/{id}",
-            get(keys::get).delete(keys::delete).patch(keys::patch),
+            get(keys::get)
+                .delete(keys::delete)
+                .patch(keys::patch)
+                .post(keys::legacy_action),
         )
         .route(
             "/api/v2/keys/registrations",
@@ -140,6 +146,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/api/v2/keys/{id}/registrations",
             get(key_extras::key_registrations),
+        )
+        .route(
+            "/api/v2/keys/{id}/registrations/{crn}",
+            post(key_extras::register).delete(key_extras::deregister),
         )
         .route("/api/v2/keys/{id}/versions", get(keys::versions))
         .route("/api/v2/keys/{id}/restore", post(keys::restore))

@@ -4,8 +4,8 @@
 use arca_store::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
-    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord,
-    Store, StoreError,
+    KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord,
+    RoleGrantRecord, Store, StoreError,
 };
 
 pub(crate) fn initial_state(tag: &str) -> InitialState {
@@ -765,6 +765,62 @@ pub(crate) async fn purge_and_due_keys(store: &dyn Store) {
     assert_eq!(store.get_key("i1", "k2").await.unwrap().unwrap(), k2);
 }
 
+pub(crate) async fn registrations(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    let (k1, v1) = key("k1", "i1", false, 10);
+    store.create_key(&k1, &v1).await.unwrap();
+    let (k2, v2) = key("k2", "i1", false, 11);
+    store.create_key(&k2, &v2).await.unwrap();
+    let reg = |key: &str, crn: &str, prevent: bool| RegistrationRecord {
+        key_id: key.into(),
+        resource_crn: crn.into(),
+        instance_id: "i1".into(),
+        prevent_key_deletion: prevent,
+        description: None,
+        key_version_id: format!("{key}-v1"),
+        created_by: "svc".into(),
+        creation_date: 1,
+        updated_by: "svc".into(),
+        last_updated: 1,
+    };
+    store
+        .put_registration(&reg("k1", "crn:a", false))
+        .await
+        .unwrap();
+    store
+        .put_registration(&reg("k1", "crn:b", false))
+        .await
+        .unwrap();
+    store
+        .put_registration(&reg("k2", "crn:a", true))
+        .await
+        .unwrap();
+    // Re-registering replaces.
+    store
+        .put_registration(&reg("k1", "crn:a", true))
+        .await
+        .unwrap();
+    let k1_regs = store.list_registrations("i1", Some("k1")).await.unwrap();
+    assert_eq!(k1_regs.len(), 2);
+    assert!(k1_regs[0].prevent_key_deletion);
+    assert_eq!(store.list_registrations("i1", None).await.unwrap().len(), 3);
+    assert!(
+        store
+            .list_registrations("other", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.delete_registration("k1", "crn:b").await.unwrap());
+    assert!(!store.delete_registration("k1", "crn:b").await.unwrap());
+    assert_eq!(store.delete_key_registrations("k1").await.unwrap(), 1);
+    assert_eq!(store.list_registrations("i1", None).await.unwrap().len(), 1);
+}
+
 /// Generates one `#[tokio::test]` per suite case; `$make` is an async expression giving a fresh
 /// store (and whatever guard keeps it alive).
 macro_rules! store_suite {
@@ -780,6 +836,7 @@ macro_rules! store_suite {
         store_suite!(@case $make, aliases);
         store_suite!(@case $make, kmip);
         store_suite!(@case $make, iam);
+        store_suite!(@case $make, registrations);
         store_suite!(@case $make, purge_and_due_keys);
     };
     (@case $make:expr, $name:ident) => {
