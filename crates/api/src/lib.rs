@@ -20,9 +20,10 @@ use arca_services::Arca;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::IpAddr);
 
-/// What every handler can reach.
+/// What every handler can reach. Cloned for every request and extractor, so it holds the
+/// services behind one `Arc`: a clone is one atomic increment.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The services.
-    pub arca: Arca,
+    pub arca: std::sync::Arc<Arca>,
 }

@@ -91,7 +91,7 @@ pub async fn serve_assembled(
     let tls = tls::server_config(&config.tls_cert, &config.tls_key)?;
     let app = arca_api::router(
         AppState {
-            arca: assembled.arca.clone(),
+            arca: Arc::new(assembled.arca.clone()),
         },
         Limits {
             max_body_bytes: config.max_body_bytes,

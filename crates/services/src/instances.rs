@@ -75,7 +75,7 @@ pub struct InstanceService {
     settings: Settings,
     /// Instances by id: every key and secret request names one, so it is looked up in memory.
     /// Every change of an instance goes through this service, which refreshes the entry.
-    cache: Arc<RwLock<HashMap<String, Instance>>>,
+    cache: Arc<RwLock<HashMap<String, Arc<Instance>>>>,
 }
 
 impl InstanceService {
@@ -155,6 +155,16 @@ impl InstanceService {
     /// An instance of the caller's account. Another account's instance is "not found", so ids
     /// cannot be probed across tenants.
     pub async fn get(&self, principal: &Principal, id: &str) -> ServiceResult<Instance> {
+        self.get_shared(principal, id).await.map(|i| (*i).clone())
+    }
+
+    /// [`InstanceService::get`] without copying the instance: the hot path of every key and
+    /// secret request.
+    pub(crate) async fn get_shared(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> ServiceResult<Arc<Instance>> {
         if !ids::is_uuid(id) {
             return Err(ServiceError::NotFound("instance"));
         }
@@ -167,7 +177,7 @@ impl InstanceService {
                     .get_instance(id)
                     .await?
                     .ok_or(ServiceError::NotFound("instance"))?;
-                let instance = self.to_instance(record)?;
+                let instance = Arc::new(self.to_instance(record)?);
                 if let Ok(mut c) = self.cache.write() {
                     c.insert(instance.id.clone(), instance.clone());
                 }

@@ -15,7 +15,7 @@ pub(crate) async fn authorize(
     instance_id: &str,
     permission: Permission,
 ) -> ServiceResult<()> {
-    let instance = instances.get(principal, instance_id).await?;
+    let instance = instances.get_shared(principal, instance_id).await?;
     if instance.service != ServiceKind::Kms {
         return Err(ServiceError::NotFound("instance"));
     }
