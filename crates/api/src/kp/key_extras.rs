@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{CallerResult, date_ms};
 use super::wire::{Collection, DualAuthPolicy, RequestEnvelope, RotationPolicy, media};
-use super::{KpResult, instance_id, required_body, vnd};
+use super::{KpResult, Page, instance_id, required_body, vnd};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
 
@@ -263,32 +263,6 @@ fn registration_out(r: arca_store::RegistrationRecord) -> RegistrationOut {
     }
 }
 
-fn registrations_page(
-    params: &RegistrationParams,
-    all: Vec<arca_store::RegistrationRecord>,
-) -> KpResult {
-    let limit = params.limit.unwrap_or(200);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=5000).contains(&limit) || offset < 0 {
-        return Err(ApiError::InvalidBody(
-            "limit must be 1 to 5000 and offset not negative".into(),
-        )
-        .into());
-    }
-    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
-    let page: Vec<RegistrationOut> = all
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(registration_out)
-        .collect();
-    let mut body = Collection::new(REGISTRATION, page);
-    if params.total_count == Some(true) {
-        body = body.with_total(total);
-    }
-    vnd(StatusCode::OK, media::COLLECTION, &body)
-}
-
 /// `GET /api/v2/keys/{id}/registrations`.
 pub(crate) async fn key_registrations(
     State(state): State<AppState>,
@@ -312,7 +286,11 @@ pub(crate) async fn key_registrations(
             params.prevent_key_deletion,
         )
         .await?;
-    registrations_page(&params, all)
+    Page::new(params.limit, params.offset, params.total_count, 200, 5000)?.respond(
+        all,
+        registration_out,
+        REGISTRATION,
+    )
 }
 
 /// `GET /api/v2/keys/registrations`.
@@ -336,7 +314,11 @@ pub(crate) async fn all_registrations(
             params.prevent_key_deletion,
         )
         .await?;
-    registrations_page(&params, all)
+    Page::new(params.limit, params.offset, params.total_count, 200, 5000)?.respond(
+        all,
+        registration_out,
+        REGISTRATION,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -20,7 +20,9 @@ use super::wire::{
     KeyVersionOut, RequestEnvelope, RewrapResponse, RotateRequest, RotationPolicy, UnwrapResponse,
     WrapRequest, WrapResponse, media,
 };
-use super::{KpError, KpResult, instance_id, optional_body, prefers_minimal, required_body, vnd};
+use super::{
+    KpError, KpResult, Page, instance_id, optional_body, prefers_minimal, required_body, vnd,
+};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
 use arca_services::Principal;
@@ -455,14 +457,7 @@ pub(crate) async fn versions(
     let Caller(caller) = caller?;
     let Path(id) = path?;
     let Query(params) = params?;
-    let limit = params.limit.unwrap_or(200);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=5000).contains(&limit) || offset < 0 {
-        return Err(ApiError::InvalidBody(
-            "limit must be 1 to 5000 and offset not negative".into(),
-        )
-        .into());
-    }
+    let page = Page::new(params.limit, params.offset, params.total_count, 200, 5000)?;
     if params.all_key_states != Some(true) {
         let key = state.arca.keys.get(&caller, &instance, &id, false).await?;
         if key.state == arca_services::keys::KeyState::Destroyed {
@@ -473,21 +468,14 @@ pub(crate) async fn versions(
         }
     }
     let all = state.arca.keys.versions(&caller, &instance, &id).await?;
-    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
-    let page: Vec<KeyVersionOut> = all
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(|(id, created)| KeyVersionOut {
+    page.respond(
+        all,
+        |(id, created)| KeyVersionOut {
             id,
             creation_date: Some(date(created)),
-        })
-        .collect();
-    let mut body = Collection::new("application/vnd.ibm.kms.key_version+json", page);
-    if params.total_count == Some(true) {
-        body = body.with_total(total);
-    }
-    vnd(StatusCode::OK, media::COLLECTION, &body)
+        },
+        "application/vnd.ibm.kms.key_version+json",
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]

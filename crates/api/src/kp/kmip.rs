@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{CallerResult, date};
 use super::wire::{Collection, RequestEnvelope, media};
-use super::{KpResult, instance_id, required_body, vnd};
+use super::{KpResult, Page, instance_id, required_body, vnd};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
 
@@ -98,36 +98,6 @@ pub(crate) struct PageParams {
     state: Option<String>,
 }
 
-/// Pages `items` with `limit`/`offset` (default and maximum per Key Protect) and adds
-/// `totalCount` when asked.
-fn page<T: Serialize>(
-    items: Vec<T>,
-    params: &PageParams,
-    default_limit: i64,
-    max_limit: i64,
-    collection_type: &'static str,
-) -> KpResult {
-    let limit = params.limit.unwrap_or(default_limit);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=max_limit).contains(&limit) || offset < 0 {
-        return Err(ApiError::InvalidBody(format!(
-            "limit must be 1 to {max_limit} and offset not negative"
-        ))
-        .into());
-    }
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-    let items: Vec<T> = items
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .collect();
-    let mut body = Collection::new(collection_type, items);
-    if params.total_count == Some(true) {
-        body = body.with_total(total);
-    }
-    vnd(StatusCode::OK, media::COLLECTION, &body)
-}
-
 fn one_resource<T>(envelope: RequestEnvelope<T>) -> Result<T, ApiError> {
     let mut items = envelope.resources.into_iter();
     match (items.next(), items.next()) {
@@ -184,11 +154,9 @@ pub(crate) async fn list_adapters(
         .kmip
         .list_adapters(&caller, &instance, params.crk_id.as_deref())
         .await?;
-    page(
-        adapters.into_iter().map(adapter_out).collect(),
-        &params,
-        100,
-        200,
+    Page::new(params.limit, params.offset, params.total_count, 100, 200)?.respond(
+        adapters,
+        adapter_out,
         ADAPTER,
     )
 }
@@ -255,7 +223,11 @@ pub(crate) async fn list_objects(
         .kmip
         .objects(&caller, &instance, &adapter)
         .await?;
-    page(objects, &params, 100, 5000, OBJECT)
+    Page::new(params.limit, params.offset, params.total_count, 100, 5000)?.respond(
+        objects,
+        |o| o,
+        OBJECT,
+    )
 }
 
 /// `GET` or `DELETE /api/v2/kmip_adapters/{adapter}/kmip_objects/{id}`: none exist yet.
@@ -321,11 +293,11 @@ pub(crate) async fn list_certificates(
         .kmip
         .certificates(&caller, &instance, &adapter)
         .await?;
-    let items = certs
-        .into_iter()
-        .map(|c| certificate_out(c, false))
-        .collect();
-    page(items, &params, 100, 200, CERTIFICATE)
+    Page::new(params.limit, params.offset, params.total_count, 100, 200)?.respond(
+        certs,
+        |c| certificate_out(c, false),
+        CERTIFICATE,
+    )
 }
 
 /// `GET /api/v2/kmip_adapters/{adapter}/certificates/{id}` (id or name).

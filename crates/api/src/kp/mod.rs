@@ -71,6 +71,62 @@ pub(crate) fn vnd(status: StatusCode, media_type: &'static str, body: &impl Seri
         .into_response())
 }
 
+/// A validated `limit`/`offset`/`totalCount` of a listing paged in memory. Validated before the
+/// listing is fetched, so a bad page is refused first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Page {
+    limit: usize,
+    offset: usize,
+    total_count: bool,
+}
+
+impl Page {
+    /// Checks `limit` (1 to `max_limit`, `default_limit` when absent) and `offset` (not negative).
+    pub(crate) fn new(
+        limit: Option<i64>,
+        offset: Option<i64>,
+        total_count: Option<bool>,
+        default_limit: i64,
+        max_limit: i64,
+    ) -> Result<Self, KpError> {
+        let limit = limit.unwrap_or(default_limit);
+        let offset = offset.unwrap_or(0);
+        if !(1..=max_limit).contains(&limit) || offset < 0 {
+            return Err(ApiError::InvalidBody(format!(
+                "limit must be 1 to {max_limit} and offset not negative"
+            ))
+            .into());
+        }
+        Ok(Self {
+            limit: usize::try_from(limit).unwrap_or(0),
+            offset: usize::try_from(offset).unwrap_or(usize::MAX),
+            total_count: total_count == Some(true),
+        })
+    }
+
+    /// The page of `items` (converted by `to_wire`) in the collection envelope, with
+    /// `totalCount` (all items) when asked.
+    pub(crate) fn respond<U, T: Serialize>(
+        self,
+        items: Vec<U>,
+        to_wire: impl FnMut(U) -> T,
+        collection_type: &'static str,
+    ) -> KpResult {
+        let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        let page: Vec<T> = items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .map(to_wire)
+            .collect();
+        let mut body = Collection::new(collection_type, page);
+        if self.total_count {
+            body = body.with_total(total);
+        }
+        vnd(StatusCode::OK, media::COLLECTION, &body)
+    }
+}
+
 /// The instance named by `Bluemix-Instance`.
 pub(crate) fn instance_id(headers: &HeaderMap) -> Result<String, KpError> {
     let value = headers

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{CallerResult, date};
 use super::wire::{Collection, media};
-use super::{KpResult, instance_id, vnd};
+use super::{KpResult, Page, instance_id, vnd};
+use crate::AppState;
 use crate::extract::Caller;
-use crate::{ApiError, AppState};
 
 const KEY_RING: &str = "application/vnd.ibm.kms.key_ring+json";
 
@@ -40,31 +40,17 @@ pub(crate) async fn list(
     let instance = instance_id(&headers)?;
     let Caller(caller) = caller?;
     let Query(params) = params?;
-    let limit = params.limit.unwrap_or(100);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=5000).contains(&limit) || offset < 0 {
-        return Err(ApiError::InvalidBody(
-            "limit must be 1 to 5000 and offset not negative".into(),
-        )
-        .into());
-    }
+    let page = Page::new(params.limit, params.offset, params.total_count, 100, 5000)?;
     let rings = state.arca.key_rings.list(&caller, &instance).await?;
-    let total = i64::try_from(rings.len()).unwrap_or(i64::MAX);
-    let page: Vec<KeyRingOut> = rings
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(0))
-        .map(|r| KeyRingOut {
+    page.respond(
+        rings,
+        |r| KeyRingOut {
             id: r.id,
             creation_date: date(r.creation_date),
             created_by: r.created_by,
-        })
-        .collect();
-    let mut body = Collection::new(KEY_RING, page);
-    if params.total_count == Some(true) {
-        body = body.with_total(total);
-    }
-    vnd(StatusCode::OK, media::COLLECTION, &body)
+        },
+        KEY_RING,
+    )
 }
 
 /// `POST /api/v2/key_rings/{id}` (no body).
