@@ -81,6 +81,8 @@ fn service_status(e: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         ServiceError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_state"),
+        ServiceError::Concurrent(_) => (StatusCode::CONFLICT, "conflict"),
+        ServiceError::Locked(_) => (StatusCode::PRECONDITION_FAILED, "locked"),
         ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         // Unknown future variants and Internal: a 500 with no detail; the source is logged.
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),

@@ -10,6 +10,7 @@ mod extract;
 mod kp;
 mod router;
 mod routes;
+mod sm;
 
 pub use error::ApiError;
 pub use router::{Limits, router};

@@ -37,6 +37,9 @@ impl Default for Limits {
     }
 }
 
+/// Secrets Manager's largest secret is 1 MB of text; its JSON encoding can double it.
+const SM_MIN_BODY_BYTES: usize = 2 * 1024 * 1024 + 64 * 1024;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Data endpoints need the master key: while sealed they answer 503 before anything else runs.
@@ -114,6 +117,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         )
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
+        // Secrets Manager takes payloads of up to 1 MB, in JSON.
+        .merge(crate::sm::routes().layer(DefaultBodyLimit::max(
+            limits.max_body_bytes.max(SM_MIN_BODY_BYTES),
+        )))
         .merge(
             crate::kp::routes().route_layer(middleware::from_fn_with_state(
                 state.clone(),

@@ -4,6 +4,7 @@
 
 mod iam;
 pub mod kp;
+pub mod sm;
 
 use arca_proto::ErrorBody;
 use arca_proto::health::Health;

@@ -3,7 +3,8 @@
 //! API key and a first key-service instance, all described in `DATA/dev.json` for scripts.
 //!
 //! `dev.json` is a contract: `url`, `ca_cert` (absolute path), `api_key`, `account_id`,
-//! `kms_instance_id`. Fields are only ever added.
+//! `kms_instance_id`, `secrets_manager_instance_id`, `secrets_manager_url` (the service URL to give
+//! IBM's Secrets Manager SDK). Fields are only ever added.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -30,6 +31,12 @@ pub struct DevInfo {
     pub account_id: String,
     /// A first key-service instance (`Bluemix-Instance` header).
     pub kms_instance_id: String,
+    /// A first secrets-service instance.
+    #[serde(default)]
+    pub secrets_manager_instance_id: String,
+    /// Its service URL: `https://127.0.0.1:PORT/sm/<instance id>`.
+    #[serde(default)]
+    pub secrets_manager_url: String,
 }
 
 impl std::fmt::Debug for DevInfo {
@@ -39,6 +46,11 @@ impl std::fmt::Debug for DevInfo {
             .field("ca_cert", &self.ca_cert)
             .field("account_id", &self.account_id)
             .field("kms_instance_id", &self.kms_instance_id)
+            .field(
+                "secrets_manager_instance_id",
+                &self.secrets_manager_instance_id,
+            )
+            .field("secrets_manager_url", &self.secrets_manager_url)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +159,8 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
                         api_key: out.api_key.to_string(),
                         account_id: out.account_id.clone(),
                         kms_instance_id: String::new(),
+                        secrets_manager_instance_id: String::new(),
+                        secrets_manager_url: String::new(),
                     };
                     write_info(&info_path, &info).map_err(|e| ServiceError::Internal(Box::new(e)))
                 },
@@ -164,6 +178,8 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
             api_key: out.api_key.to_string(),
             account_id: out.account_id.clone(),
             kms_instance_id: String::new(),
+            secrets_manager_instance_id: String::new(),
+            secrets_manager_url: String::new(),
         }
     };
     if info.kms_instance_id.is_empty() {
@@ -174,8 +190,17 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
             .await?;
         info.kms_instance_id = instance.id;
     }
+    if info.secrets_manager_instance_id.is_empty() {
+        let admin = arca.auth.authenticate_api_key(&info.api_key).await?;
+        let instance = arca
+            .instances
+            .create(&admin, "dev-secrets", ServiceKind::SecretsManager)
+            .await?;
+        info.secrets_manager_instance_id = instance.id;
+    }
     let server = crate::serve_assembled(&config, assembled).await?;
     info.url = format!("https://{}", server.local_addr());
+    info.secrets_manager_url = format!("{}/sm/{}", info.url, info.secrets_manager_instance_id);
     info.ca_cert = ca_cert;
     write_info(&info_path, &info)?;
     Ok((server, info))

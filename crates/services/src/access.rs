@@ -23,16 +23,19 @@ pub enum Role {
     Manager,
     /// Purges deleted keys (and nothing else).
     KeyPurge,
+    /// Secrets service: reads metadata and secret data.
+    SecretsReader,
 }
 
 impl Role {
     /// All roles.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Reader,
         Self::ReaderPlus,
         Self::Writer,
         Self::Manager,
         Self::KeyPurge,
+        Self::SecretsReader,
     ];
 
     /// The IAM name.
@@ -43,6 +46,7 @@ impl Role {
             Self::Writer => "Writer",
             Self::Manager => "Manager",
             Self::KeyPurge => "KeyPurge",
+            Self::SecretsReader => "SecretsReader",
         }
     }
 
@@ -62,6 +66,7 @@ impl Role {
             Self::Writer => matches!(p, Read | Wrap | ReadPayload | Create | Rotate | Modify),
             Self::Manager => !matches!(p, Purge),
             Self::KeyPurge => matches!(p, Purge),
+            Self::SecretsReader => matches!(p, Read | ReadPayload),
         }
     }
 }
@@ -73,7 +78,7 @@ pub enum Permission {
     Read,
     /// Wrap, unwrap, rewrap.
     Wrap,
-    /// Read a standard key's material.
+    /// Read a standard key's material, or a secret's data.
     ReadPayload,
     /// Create keys.
     Create,

@@ -44,6 +44,12 @@ pub enum ServiceError {
     /// The resource's state does not allow the operation (e.g. wrap with a suspended key).
     #[error("{0}")]
     InvalidState(String),
+    /// The resource changed while the operation ran; it may be retried.
+    #[error("{0}; retry")]
+    Concurrent(&'static str),
+    /// The resource is locked (a secret version with locks): Secrets Manager's 412.
+    #[error("{0}")]
+    Locked(&'static str),
     /// The root of trust (HSM) is unavailable.
     #[error("the root of trust is unavailable: {0}")]
     Unavailable(String),
@@ -56,6 +62,7 @@ impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Stale(what) => Self::Concurrent(what),
             other => Self::Internal(Box::new(other)),
         }
     }

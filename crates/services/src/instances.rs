@@ -191,6 +191,22 @@ impl InstanceService {
         }
     }
 
+    /// The instance key in clear, for services that derive their keys from it (the secrets
+    /// service's key-encryption key). Callers cache what they derive, not this.
+    pub(crate) async fn instance_key(
+        &self,
+        id: &str,
+    ) -> ServiceResult<zeroize::Zeroizing<Vec<u8>>> {
+        let record = self
+            .store
+            .get_instance(id)
+            .await?
+            .ok_or(ServiceError::NotFound("instance"))?;
+        Ok(self
+            .keystore
+            .unwrap(&instance_key_aad(id), &record.wrapped_key)?)
+    }
+
     /// The instances of the caller's account.
     pub async fn list(&self, principal: &Principal) -> ServiceResult<Vec<Instance>> {
         self.store

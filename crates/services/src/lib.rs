@@ -19,6 +19,7 @@ pub mod keys;
 pub mod kmip;
 mod kms_access;
 pub mod registrations;
+pub mod secrets;
 pub mod system;
 pub mod tokens;
 
@@ -45,6 +46,8 @@ pub struct Settings {
     pub region: String,
     /// Key lifecycle windows.
     pub key_windows: KeyWindows,
+    /// Secrets service limits.
+    pub secrets: secrets::SecretsSettings,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
         Self {
             region: "local".into(),
             key_windows: KeyWindows::default(),
+            secrets: secrets::SecretsSettings::default(),
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct Arca {
     pub iam: iam::IamService,
     /// Registrations of resources on keys.
     pub registrations: registrations::RegistrationService,
+    /// The secrets service.
+    pub secrets: secrets::SecretsService,
 }
 
 impl Arca {
@@ -146,6 +152,13 @@ impl Arca {
                 access.clone(),
                 keys.clone(),
             ),
+            secrets: secrets::SecretsService::new(
+                store.clone(),
+                clock.clone(),
+                instances.clone(),
+                access.clone(),
+                settings.secrets,
+            ),
             iam: iam::IamService::new(
                 store.clone(),
                 clock.clone(),
@@ -165,6 +178,7 @@ impl Arca {
         let status = self.system.seal(principal)?;
         self.tokens.forget_keys();
         self.keys.forget_keys();
+        self.secrets.forget_keys();
         Ok(status)
     }
 }

@@ -7,6 +7,9 @@ pub enum StoreError {
     /// A unique constraint or a one-time write was violated.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The row changed since it was read (optimistic concurrency): read again and retry.
+    #[error("changed concurrently: {0}")]
+    Stale(&'static str),
     /// A stored value could not be decoded (corruption or a newer schema).
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),

@@ -10,6 +10,7 @@
 
 mod error;
 mod records;
+pub mod secrets;
 mod sqlite;
 
 pub use error::StoreError;
@@ -18,6 +19,7 @@ pub use records::{
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
     KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord, RoleGrantRecord,
 };
+pub use secrets::SecretStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -42,7 +44,7 @@ pub struct InitialState {
 
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: SecretStore + Send + Sync + std::fmt::Debug {
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -19,6 +19,8 @@ use crate::{
     RoleGrantRecord, Store, StoreError, StoreResult,
 };
 
+mod secrets;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite store. Writes go through a single connection (SQLite allows one writer; queueing them here

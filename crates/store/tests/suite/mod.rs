@@ -1,6 +1,11 @@
 //! The store test suite: every `Store` implementation must pass all of it. Each backend's test file
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
+mod secrets;
+pub(crate) use secrets::{
+    notification_registrations, secret_groups, secret_locks, secrets_and_versions, secrets_configs,
+};
+
 use arca_store::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
@@ -838,6 +843,11 @@ macro_rules! store_suite {
         store_suite!(@case $make, iam);
         store_suite!(@case $make, registrations);
         store_suite!(@case $make, purge_and_due_keys);
+        store_suite!(@case $make, secret_groups);
+        store_suite!(@case $make, secrets_and_versions);
+        store_suite!(@case $make, secret_locks);
+        store_suite!(@case $make, secrets_configs);
+        store_suite!(@case $make, notification_registrations);
     };
     (@case $make:expr, $name:ident) => {
         #[tokio::test]

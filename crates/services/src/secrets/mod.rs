@@ -1,0 +1,212 @@
+//! The secrets service (Secrets Manager v2 compatible): secret groups, secrets of several types,
+//! their versions and locks, secrets-engine configurations and the notifications registration.
+//!
+//! Every version's data is sealed by [`sealing`]: its own data key, wrapped by the instance's
+//! root key. The database never sees secret data in clear.
+
+mod ca;
+mod certs;
+mod configs;
+mod groups;
+mod locks;
+pub mod model;
+mod notifications;
+pub mod password;
+pub mod query;
+mod sealing;
+mod secret_ops;
+mod versions;
+
+use std::sync::Arc;
+
+use arca_store::Store;
+use arca_store::secrets::{SecretRecord, SecretVersionRecord};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::access::{AccessService, Permission};
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::instances::{Instance, InstanceService, ServiceKind};
+use crate::{ServiceError, ServiceResult};
+
+pub use configs::{ConfigView, ConfigurationPrototype};
+pub use groups::DEFAULT_GROUP;
+pub use locks::{LockMode, LockView, NewLock, SecretLocksView, VersionLocks};
+pub use model::{SecretMeta, SecretState, SecretType, VersionMeta};
+pub use notifications::NotificationRegistration;
+pub use query::SecretFilter;
+pub use secret_ops::{MetadataPatch, SecretPrototype};
+pub use versions::VersionPrototype;
+
+use sealing::Sealer;
+
+/// A secret's metadata as callers see it.
+#[derive(Debug, Clone)]
+pub struct SecretView {
+    /// The stored row (no secret data in it).
+    pub record: SecretRecord,
+    /// Its metadata document.
+    pub meta: SecretMeta,
+    /// Its CRN.
+    pub crn: String,
+}
+
+/// A version's metadata as callers see it.
+#[derive(Debug, Clone)]
+pub struct VersionView {
+    /// The stored row, with the sealed data removed.
+    pub record: SecretVersionRecord,
+    /// Its metadata document.
+    pub meta: VersionMeta,
+    /// `current`, `previous`, or none for older versions.
+    pub alias: Option<&'static str>,
+    /// Whether its data is still kept.
+    pub payload_available: bool,
+    /// The secret's name.
+    pub secret_name: String,
+    /// The secret's type.
+    pub secret_type: String,
+    /// The secret's group.
+    pub secret_group_id: String,
+}
+
+/// Secret data in clear: the type's data fields (`payload`, `data`, `username` and `password`,
+/// `certificate`, `private_key`, ...) as a JSON object.
+pub struct SecretData(pub Map<String, Value>);
+
+impl std::fmt::Debug for SecretData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretData(<redacted>)")
+    }
+}
+
+/// A secret (or one of its versions) with its data.
+#[derive(Debug)]
+pub struct SecretWithData {
+    /// The secret.
+    pub secret: SecretView,
+    /// The version the data belongs to.
+    pub version: VersionView,
+    /// The data.
+    pub data: SecretData,
+}
+
+/// Windows and limits of the secrets service.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretsSettings {
+    /// How many versions keep their metadata (their data is kept for current and previous only).
+    pub max_versions: usize,
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        Self { max_versions: 50 }
+    }
+}
+
+/// The secrets service.
+#[derive(Debug, Clone)]
+pub struct SecretsService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    instances: InstanceService,
+    access: AccessService,
+    sealer: Sealer,
+    settings: SecretsSettings,
+}
+
+fn stale(e: &ServiceError) -> bool {
+    matches!(e, ServiceError::Concurrent(_))
+}
+
+impl SecretsService {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        instances: InstanceService,
+        access: AccessService,
+        settings: SecretsSettings,
+    ) -> Self {
+        Self {
+            sealer: Sealer::new(instances.clone()),
+            store,
+            clock,
+            instances,
+            access,
+            settings,
+        }
+    }
+
+    /// Drops every key derived from instance keys (the server is being sealed).
+    pub fn forget_keys(&self) {
+        self.sealer.forget_keys();
+    }
+
+    /// Checks that `principal` may do `permission` on the secrets instance `instance_id`.
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        permission: Permission,
+    ) -> ServiceResult<Arc<Instance>> {
+        let instance = self.instances.get_shared(principal, instance_id).await?;
+        if instance.service != ServiceKind::SecretsManager {
+            return Err(ServiceError::NotFound("instance"));
+        }
+        self.access
+            .require(principal, instance_id, permission)
+            .await?;
+        Ok(instance)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn secret_crn(&self, instance: &Instance, secret_id: &str) -> String {
+        format!(
+            "crn:v1:arca:private:secrets-manager:{}:a/{}:{}:secret:{}",
+            self.instances.region(),
+            instance.account_id,
+            instance.id,
+            secret_id
+        )
+    }
+
+    fn view(&self, instance: &Instance, record: SecretRecord) -> ServiceResult<SecretView> {
+        let meta = model::from_doc(&record.metadata)?;
+        Ok(SecretView {
+            crn: self.secret_crn(instance, &record.id),
+            record,
+            meta,
+        })
+    }
+
+    /// A secret of the instance by id ("not found" for malformed ids and other instances').
+    async fn record(&self, instance_id: &str, id: &str) -> ServiceResult<SecretRecord> {
+        if !crate::ids::is_uuid(id) {
+            return Err(ServiceError::NotFound("secret"));
+        }
+        self.store
+            .get_secret(instance_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("secret"))
+    }
+
+    /// Runs `op` again when the secret changed under it (optimistic concurrency).
+    async fn retrying<T, F, Fut>(&self, mut op: F) -> ServiceResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ServiceResult<T>>,
+    {
+        let mut last = None;
+        for _ in 0..5 {
+            match op().await {
+                Err(e) if stale(&e) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or(ServiceError::Concurrent("the secret changed concurrently")))
+    }
+}

@@ -1,0 +1,765 @@
+//! [`SecretStore`] on SQLite.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{SqliteStore, db};
+use crate::secrets::{
+    NotificationRegistrationRecord, SecretChange, SecretDeletion, SecretGroupRecord,
+    SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord, SecretsConfigRecord,
+};
+use crate::{StoreError, StoreResult};
+
+macro_rules! group_columns {
+    () => {
+        "instance_id, id, name, description, created_by, created_at, updated_at"
+    };
+}
+
+macro_rules! secret_columns {
+    () => {
+        "instance_id, id, secret_type, name, group_id, state, created_by, created_at, updated_at, \
+         expiration_date, next_rotation_date, retrieved_at, downloaded, versions_total, \
+         locks_total, revision, metadata"
+    };
+}
+
+macro_rules! version_columns {
+    () => {
+        "instance_id, secret_id, id, serial, created_by, created_at, expiration_date, downloaded, \
+         auto_rotated, metadata, payload, wrapped_dek, root_key"
+    };
+}
+
+macro_rules! lock_columns {
+    () => {
+        "instance_id, secret_id, version_id, name, description, attributes, created_by, \
+         created_at, updated_at"
+    };
+}
+
+macro_rules! config_columns {
+    () => {
+        "instance_id, name, config_type, secret_type, created_by, created_at, updated_at, \
+         revision, metadata, sealed, wrapped_dek, root_key"
+    };
+}
+
+fn group_from_row(r: &SqliteRow) -> StoreResult<SecretGroupRecord> {
+    Ok(SecretGroupRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        id: r.try_get(1).map_err(db)?,
+        name: r.try_get(2).map_err(db)?,
+        description: r.try_get(3).map_err(db)?,
+        created_by: r.try_get(4).map_err(db)?,
+        created_at: r.try_get(5).map_err(db)?,
+        updated_at: r.try_get(6).map_err(db)?,
+    })
+}
+
+fn secret_from_row(r: &SqliteRow) -> StoreResult<SecretRecord> {
+    Ok(SecretRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        id: r.try_get(1).map_err(db)?,
+        secret_type: r.try_get(2).map_err(db)?,
+        name: r.try_get(3).map_err(db)?,
+        group_id: r.try_get(4).map_err(db)?,
+        state: r.try_get(5).map_err(db)?,
+        created_by: r.try_get(6).map_err(db)?,
+        created_at: r.try_get(7).map_err(db)?,
+        updated_at: r.try_get(8).map_err(db)?,
+        expiration_date: r.try_get(9).map_err(db)?,
+        next_rotation_date: r.try_get(10).map_err(db)?,
+        retrieved_at: r.try_get(11).map_err(db)?,
+        downloaded: r.try_get(12).map_err(db)?,
+        versions_total: r.try_get(13).map_err(db)?,
+        locks_total: r.try_get(14).map_err(db)?,
+        revision: r.try_get(15).map_err(db)?,
+        metadata: r.try_get(16).map_err(db)?,
+    })
+}
+
+fn version_from_row(r: &SqliteRow) -> StoreResult<SecretVersionRecord> {
+    Ok(SecretVersionRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        secret_id: r.try_get(1).map_err(db)?,
+        id: r.try_get(2).map_err(db)?,
+        serial: r.try_get(3).map_err(db)?,
+        created_by: r.try_get(4).map_err(db)?,
+        created_at: r.try_get(5).map_err(db)?,
+        expiration_date: r.try_get(6).map_err(db)?,
+        downloaded: r.try_get(7).map_err(db)?,
+        auto_rotated: r.try_get(8).map_err(db)?,
+        metadata: r.try_get(9).map_err(db)?,
+        payload: r.try_get(10).map_err(db)?,
+        wrapped_dek: r.try_get(11).map_err(db)?,
+        root_key: r.try_get(12).map_err(db)?,
+    })
+}
+
+fn lock_from_row(r: &SqliteRow) -> StoreResult<SecretLockRecord> {
+    Ok(SecretLockRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        secret_id: r.try_get(1).map_err(db)?,
+        version_id: r.try_get(2).map_err(db)?,
+        name: r.try_get(3).map_err(db)?,
+        description: r.try_get(4).map_err(db)?,
+        attributes: r.try_get(5).map_err(db)?,
+        created_by: r.try_get(6).map_err(db)?,
+        created_at: r.try_get(7).map_err(db)?,
+        updated_at: r.try_get(8).map_err(db)?,
+    })
+}
+
+fn config_from_row(r: &SqliteRow) -> StoreResult<SecretsConfigRecord> {
+    Ok(SecretsConfigRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        name: r.try_get(1).map_err(db)?,
+        config_type: r.try_get(2).map_err(db)?,
+        secret_type: r.try_get(3).map_err(db)?,
+        created_by: r.try_get(4).map_err(db)?,
+        created_at: r.try_get(5).map_err(db)?,
+        updated_at: r.try_get(6).map_err(db)?,
+        revision: r.try_get(7).map_err(db)?,
+        metadata: r.try_get(8).map_err(db)?,
+        sealed: r.try_get(9).map_err(db)?,
+        wrapped_dek: r.try_get(10).map_err(db)?,
+        root_key: r.try_get(11).map_err(db)?,
+    })
+}
+
+fn registration_from_row(r: &SqliteRow) -> StoreResult<NotificationRegistrationRecord> {
+    Ok(NotificationRegistrationRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        instance_crn: r.try_get(1).map_err(db)?,
+        source_name: r.try_get(2).map_err(db)?,
+        source_description: r.try_get(3).map_err(db)?,
+        created_by: r.try_get(4).map_err(db)?,
+        created_at: r.try_get(5).map_err(db)?,
+    })
+}
+
+async fn insert_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    v: &SecretVersionRecord,
+) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO sm_secret_versions (",
+        version_columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&v.instance_id)
+    .bind(&v.secret_id)
+    .bind(&v.id)
+    .bind(v.serial)
+    .bind(&v.created_by)
+    .bind(v.created_at)
+    .bind(v.expiration_date)
+    .bind(v.downloaded)
+    .bind(v.auto_rotated)
+    .bind(&v.metadata)
+    .bind(&v.payload)
+    .bind(&v.wrapped_dek)
+    .bind(&v.root_key)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| StoreError::from_db(e, "the secret version exists"))?;
+    Ok(())
+}
+
+async fn overwrite_version(
+    tx: &mut Transaction<'_, Sqlite>,
+    v: &SecretVersionRecord,
+) -> StoreResult<()> {
+    let done = sqlx::query(
+        "UPDATE sm_secret_versions SET expiration_date = ?, downloaded = ?, auto_rotated = ?, \
+         metadata = ?, payload = ?, wrapped_dek = ?, root_key = ? \
+         WHERE instance_id = ? AND secret_id = ? AND id = ?",
+    )
+    .bind(v.expiration_date)
+    .bind(v.downloaded)
+    .bind(v.auto_rotated)
+    .bind(&v.metadata)
+    .bind(&v.payload)
+    .bind(&v.wrapped_dek)
+    .bind(&v.root_key)
+    .bind(&v.instance_id)
+    .bind(&v.secret_id)
+    .bind(&v.id)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale("the secret version is gone"))
+    }
+}
+
+async fn put_lock(tx: &mut Transaction<'_, Sqlite>, l: &SecretLockRecord) -> StoreResult<()> {
+    sqlx::query(concat!(
+        "INSERT INTO sm_secret_locks (",
+        lock_columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (instance_id, secret_id, version_id, name) DO UPDATE SET \
+         description = excluded.description, attributes = excluded.attributes, \
+         updated_at = excluded.updated_at"
+    ))
+    .bind(&l.instance_id)
+    .bind(&l.secret_id)
+    .bind(&l.version_id)
+    .bind(&l.name)
+    .bind(&l.description)
+    .bind(&l.attributes)
+    .bind(&l.created_by)
+    .bind(l.created_at)
+    .bind(l.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn create_secret_group(&self, g: &SecretGroupRecord) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO sm_secret_groups (",
+            group_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&g.instance_id)
+        .bind(&g.id)
+        .bind(&g.name)
+        .bind(&g.description)
+        .bind(&g.created_by)
+        .bind(g.created_at)
+        .bind(g.updated_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a secret group with this name already exists"))?;
+        Ok(())
+    }
+
+    async fn list_secret_groups(&self, instance_id: &str) -> StoreResult<Vec<SecretGroupRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM sm_secret_groups WHERE instance_id = ? ORDER BY created_at, id"
+        ))
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(group_from_row)
+        .collect()
+    }
+
+    async fn get_secret_group(
+        &self,
+        instance_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<SecretGroupRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM sm_secret_groups WHERE instance_id = ? AND id = ?"
+        ))
+        .bind(instance_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(group_from_row)
+        .transpose()
+    }
+
+    async fn update_secret_group(&self, g: &SecretGroupRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE sm_secret_groups SET name = ?, description = ?, updated_at = ? \
+             WHERE instance_id = ? AND id = ?",
+        )
+        .bind(&g.name)
+        .bind(&g.description)
+        .bind(g.updated_at)
+        .bind(&g.instance_id)
+        .bind(&g.id)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a secret group with this name already exists"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_secret_group(&self, instance_id: &str, id: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sm_secrets WHERE instance_id = ? AND group_id = ?",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if used > 0 {
+            return Err(StoreError::Conflict("the secret group holds secrets"));
+        }
+        let done = sqlx::query("DELETE FROM sm_secret_groups WHERE instance_id = ? AND id = ?")
+            .bind(instance_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_secret(&self, s: &SecretRecord, v: &SecretVersionRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(concat!(
+            "INSERT INTO sm_secrets (",
+            secret_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&s.instance_id)
+        .bind(&s.id)
+        .bind(&s.secret_type)
+        .bind(&s.name)
+        .bind(&s.group_id)
+        .bind(s.state)
+        .bind(&s.created_by)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .bind(s.expiration_date)
+        .bind(s.next_rotation_date)
+        .bind(s.retrieved_at)
+        .bind(s.downloaded)
+        .bind(s.versions_total)
+        .bind(s.locks_total)
+        .bind(s.revision)
+        .bind(&s.metadata)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a secret with this name and type already exists"))?;
+        insert_version(&mut tx, v).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_secret(&self, instance_id: &str, id: &str) -> StoreResult<Option<SecretRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            secret_columns!(),
+            " FROM sm_secrets WHERE instance_id = ? AND id = ?"
+        ))
+        .bind(instance_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(secret_from_row)
+        .transpose()
+    }
+
+    async fn find_secret(
+        &self,
+        instance_id: &str,
+        secret_type: &str,
+        name: &str,
+    ) -> StoreResult<Option<SecretRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            secret_columns!(),
+            " FROM sm_secrets WHERE instance_id = ? AND secret_type = ? AND name = ?"
+        ))
+        .bind(instance_id)
+        .bind(secret_type)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(secret_from_row)
+        .transpose()
+    }
+
+    async fn list_secrets(&self, instance_id: &str) -> StoreResult<Vec<SecretRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            secret_columns!(),
+            " FROM sm_secrets WHERE instance_id = ? ORDER BY created_at, id"
+        ))
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(secret_from_row)
+        .collect()
+    }
+
+    async fn secrets_due(&self, now: i64) -> StoreResult<Vec<SecretRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            secret_columns!(),
+            " FROM sm_secrets WHERE (expiration_date <= ? AND state <> 5) \
+              OR next_rotation_date <= ? ORDER BY instance_id, id"
+        ))
+        .bind(now)
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(secret_from_row)
+        .collect()
+    }
+
+    async fn update_secret(&self, s: &SecretRecord, change: SecretChange<'_>) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let done = sqlx::query(
+            "UPDATE sm_secrets SET name = ?, group_id = ?, state = ?, updated_at = ?, \
+             expiration_date = ?, next_rotation_date = ?, retrieved_at = ?, downloaded = ?, \
+             versions_total = ?, locks_total = ?, revision = ?, metadata = ? \
+             WHERE instance_id = ? AND id = ? AND revision = ?",
+        )
+        .bind(&s.name)
+        .bind(&s.group_id)
+        .bind(s.state)
+        .bind(s.updated_at)
+        .bind(s.expiration_date)
+        .bind(s.next_rotation_date)
+        .bind(s.retrieved_at)
+        .bind(s.downloaded)
+        .bind(s.versions_total)
+        .bind(s.locks_total)
+        .bind(s.revision)
+        .bind(&s.metadata)
+        .bind(&s.instance_id)
+        .bind(&s.id)
+        .bind(s.revision - 1)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a secret with this name and type already exists"))?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Stale("the secret changed concurrently"));
+        }
+        if let Some(v) = change.new_version {
+            insert_version(&mut tx, v).await?;
+        }
+        for v in change.versions {
+            overwrite_version(&mut tx, v).await?;
+        }
+        for (version_id, name) in change.remove_locks {
+            sqlx::query(
+                "DELETE FROM sm_secret_locks \
+                 WHERE instance_id = ? AND secret_id = ? AND version_id = ? AND name = ?",
+            )
+            .bind(&s.instance_id)
+            .bind(&s.id)
+            .bind(version_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        for l in change.put_locks {
+            put_lock(&mut tx, l).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn delete_secret(&self, instance_id: &str, id: &str) -> StoreResult<SecretDeletion> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let exists = sqlx::query("SELECT 1 FROM sm_secrets WHERE instance_id = ? AND id = ?")
+            .bind(instance_id)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Ok(SecretDeletion::NotFound);
+        }
+        let locks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sm_secret_locks WHERE instance_id = ? AND secret_id = ?",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if locks > 0 {
+            return Ok(SecretDeletion::Locked);
+        }
+        // Shred the data first (secure_delete zeroes freed pages), then drop the rows.
+        sqlx::query(
+            "UPDATE sm_secret_versions SET payload = NULL, wrapped_dek = NULL \
+             WHERE instance_id = ? AND secret_id = ?",
+        )
+        .bind(instance_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for sql in [
+            "DELETE FROM sm_secret_versions WHERE instance_id = ? AND secret_id = ?",
+            "DELETE FROM sm_secrets WHERE instance_id = ? AND id = ?",
+        ] {
+            sqlx::query(sql)
+                .bind(instance_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(SecretDeletion::Deleted)
+    }
+
+    async fn list_secret_versions(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Vec<SecretVersionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM sm_secret_versions WHERE instance_id = ? AND secret_id = ? ORDER BY serial DESC"
+        ))
+        .bind(instance_id)
+        .bind(secret_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(version_from_row)
+        .collect()
+    }
+
+    async fn versions_not_under_root(
+        &self,
+        instance_id: &str,
+        root_key: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SecretVersionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM sm_secret_versions WHERE instance_id = ? AND root_key <> ? \
+              AND wrapped_dek IS NOT NULL ORDER BY secret_id, serial LIMIT ?"
+        ))
+        .bind(instance_id)
+        .bind(root_key)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(version_from_row)
+        .collect()
+    }
+
+    async fn rewrap_secret_version(
+        &self,
+        v: &SecretVersionRecord,
+        old_root: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE sm_secret_versions SET wrapped_dek = ?, root_key = ? \
+             WHERE instance_id = ? AND secret_id = ? AND id = ? AND root_key = ? \
+             AND wrapped_dek IS NOT NULL",
+        )
+        .bind(&v.wrapped_dek)
+        .bind(&v.root_key)
+        .bind(&v.instance_id)
+        .bind(&v.secret_id)
+        .bind(&v.id)
+        .bind(old_root)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_secret_locks(
+        &self,
+        instance_id: &str,
+        secret_id: Option<&str>,
+    ) -> StoreResult<Vec<SecretLockRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            lock_columns!(),
+            " FROM sm_secret_locks WHERE instance_id = ? AND (? IS NULL OR secret_id = ?) \
+              ORDER BY secret_id, created_at, name"
+        ))
+        .bind(instance_id)
+        .bind(secret_id)
+        .bind(secret_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(lock_from_row)
+        .collect()
+    }
+
+    async fn create_secrets_config(&self, c: &SecretsConfigRecord) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO sm_configurations (",
+            config_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&c.instance_id)
+        .bind(&c.name)
+        .bind(&c.config_type)
+        .bind(&c.secret_type)
+        .bind(&c.created_by)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.revision)
+        .bind(&c.metadata)
+        .bind(&c.sealed)
+        .bind(&c.wrapped_dek)
+        .bind(&c.root_key)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::from_db(e, "a configuration with this name already exists"))?;
+        Ok(())
+    }
+
+    async fn get_secrets_config(
+        &self,
+        instance_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<SecretsConfigRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            config_columns!(),
+            " FROM sm_configurations WHERE instance_id = ? AND name = ?"
+        ))
+        .bind(instance_id)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(config_from_row)
+        .transpose()
+    }
+
+    async fn list_secrets_configs(
+        &self,
+        instance_id: &str,
+    ) -> StoreResult<Vec<SecretsConfigRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            config_columns!(),
+            " FROM sm_configurations WHERE instance_id = ? ORDER BY created_at, name"
+        ))
+        .bind(instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(config_from_row)
+        .collect()
+    }
+
+    async fn update_secrets_config(&self, c: &SecretsConfigRecord) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE sm_configurations SET updated_at = ?, revision = ?, metadata = ?, sealed = ?, \
+             wrapped_dek = ?, root_key = ? WHERE instance_id = ? AND name = ? AND revision = ?",
+        )
+        .bind(c.updated_at)
+        .bind(c.revision)
+        .bind(&c.metadata)
+        .bind(&c.sealed)
+        .bind(&c.wrapped_dek)
+        .bind(&c.root_key)
+        .bind(&c.instance_id)
+        .bind(&c.name)
+        .bind(c.revision - 1)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Stale("the configuration changed concurrently"))
+        }
+    }
+
+    async fn delete_secrets_config(&self, instance_id: &str, name: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(
+            "UPDATE sm_configurations SET sealed = NULL, wrapped_dek = NULL \
+             WHERE instance_id = ? AND name = ?",
+        )
+        .bind(instance_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let done = sqlx::query("DELETE FROM sm_configurations WHERE instance_id = ? AND name = ?")
+            .bind(instance_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_notification_registration(
+        &self,
+        r: &NotificationRegistrationRecord,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sm_notification_registrations (instance_id, instance_crn, source_name, \
+             source_description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.instance_id)
+        .bind(&r.instance_crn)
+        .bind(&r.source_name)
+        .bind(&r.source_description)
+        .bind(&r.created_by)
+        .bind(r.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            StoreError::from_db(
+                e,
+                "a notifications registration already exists for this instance",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn get_notification_registration(
+        &self,
+        instance_id: &str,
+    ) -> StoreResult<Option<NotificationRegistrationRecord>> {
+        sqlx::query(
+            "SELECT instance_id, instance_crn, source_name, source_description, created_by, \
+             created_at FROM sm_notification_registrations WHERE instance_id = ?",
+        )
+        .bind(instance_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(registration_from_row)
+        .transpose()
+    }
+
+    async fn delete_notification_registration(&self, instance_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM sm_notification_registrations WHERE instance_id = ?")
+            .bind(instance_id)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
