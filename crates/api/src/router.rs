@@ -115,6 +115,14 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/v1/iam/grants/{id}",
             axum::routing::delete(iam::delete_grant),
         )
+        .route(
+            "/v1/iam/authorizations",
+            post(iam::create_authorization).get(iam::list_authorizations),
+        )
+        .route(
+            "/v1/iam/authorizations/{id}",
+            axum::routing::delete(iam::delete_authorization),
+        )
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
         // Secrets Manager takes payloads of up to 1 MB, in JSON.

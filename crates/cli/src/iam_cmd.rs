@@ -1,4 +1,5 @@
-//! `arca iam ...`: users, service IDs, API keys and role grants of your account.
+//! `arca iam ...`: users, service IDs, API keys, role grants and service-to-service
+//! authorizations of your account.
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -15,6 +16,30 @@ pub(crate) enum IamCommand {
     /// Roles on instances: Reader, ReaderPlus, Writer, Manager, KeyPurge.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Authorizes a service instance (e.g. secrets-manager) to use one key, or all keys, of a
+    /// key-service instance.
+    #[command(name = "authorization-create")]
+    AuthorizationCreate {
+        /// The instance that is authorized (secrets-manager or kms).
+        #[arg(long = "source-instance")]
+        source_instance: String,
+        /// The key-service instance whose keys it may use.
+        #[arg(long = "target-instance")]
+        target_instance: String,
+        /// One key (id or alias) of the target; all its keys when absent.
+        #[arg(long)]
+        key: Option<String>,
+        /// Reader, ReaderPlus, Writer or Manager.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Lists the account's service-to-service authorizations.
+    Authorizations(ConnectArgs),
+    /// Deletes a service-to-service authorization: it stops working at once.
+    #[command(name = "authorization-delete")]
+    AuthorizationDelete(IdArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -205,6 +230,63 @@ pub(crate) async fn run(cmd: IamCommand) -> anyhow::Result<()> {
         IamCommand::Grant(GrantCommand::Remove(args)) => {
             args.connect.client()?.delete_grant(&args.id).await?;
             say(&format!("revoked {}", args.id));
+            Ok(())
+        }
+        IamCommand::AuthorizationCreate {
+            source_instance,
+            target_instance,
+            key,
+            role,
+            connect,
+        } => {
+            let a = connect
+                .client()?
+                .create_authorization(&source_instance, &target_instance, key.as_deref(), &role)
+                .await?;
+            if connect.output == Format::Json {
+                return print_json(&a);
+            }
+            say(&format!(
+                "{}  {} {} may use {} of kms {} as {}",
+                a.id,
+                a.source_service_name,
+                a.source_service_instance_id,
+                a.target_key_id
+                    .as_deref()
+                    .map_or_else(|| "all keys".to_owned(), |k| format!("key {k}")),
+                a.target_service_instance_id,
+                a.role
+            ));
+            Ok(())
+        }
+        IamCommand::Authorizations(connect) => {
+            let list = connect.client()?.list_authorizations().await?;
+            if connect.output == Format::Json {
+                return print_json(&list);
+            }
+            say(&format!(
+                "{:<50}  {:<10}  {:<15}  {:<36}  {:<36}  KEY",
+                "ID", "ROLE", "SOURCE SERVICE", "SOURCE INSTANCE", "TARGET INSTANCE"
+            ));
+            for a in list {
+                say(&format!(
+                    "{:<50}  {:<10}  {:<15}  {:<36}  {:<36}  {}",
+                    a.id,
+                    a.role,
+                    a.source_service_name,
+                    a.source_service_instance_id,
+                    a.target_service_instance_id,
+                    a.target_key_id.as_deref().unwrap_or("*")
+                ));
+            }
+            Ok(())
+        }
+        IamCommand::AuthorizationDelete(args) => {
+            args.connect
+                .client()?
+                .delete_authorization(&args.id)
+                .await?;
+            say(&format!("deleted {}", args.id));
             Ok(())
         }
     }

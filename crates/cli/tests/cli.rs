@@ -634,3 +634,120 @@ fn kp_rings_aliases_import_token_and_secure_import_through_the_cli() {
     assert!(!refused.status.success(), "a spent token imports nothing");
     server.terminate();
 }
+
+#[test]
+fn iam_service_to_service_authorizations_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let kms = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+    let secrets = admin.json(&[
+        "instance",
+        "create",
+        "--name",
+        "secrets",
+        "--service",
+        "secrets-manager",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = admin.json(&["kp", "create", "crk", "--instance-id", &kms])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Create: one key (JSON), then all keys (table).
+    let one = admin.json(&[
+        "iam",
+        "authorization-create",
+        "--source-instance",
+        &secrets,
+        "--target-instance",
+        &kms,
+        "--key",
+        &key,
+        "--role",
+        "Reader",
+    ]);
+    let one_id = one["id"].as_str().unwrap().to_owned();
+    assert_eq!(one["source_service_name"], "secrets-manager");
+    assert_eq!(one["target_key_id"], Value::String(key.clone()));
+    assert_eq!(one["role"], "Reader");
+    let out = admin.run(&[
+        "iam",
+        "authorization-create",
+        "--source-instance",
+        &secrets,
+        "--target-instance",
+        &kms,
+        "--role",
+        "Writer",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("all keys") && said.contains("Writer"),
+        "{said}"
+    );
+
+    // List: JSON and the table.
+    let list = admin.json(&["iam", "authorizations"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["id"], Value::String(one_id.clone()));
+    assert_eq!(list[1]["target_key_id"], Value::Null);
+    let table = admin.run(&["iam", "authorizations"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table.contains(&one_id) && table.contains(&key) && table.contains("secrets-manager"),
+        "{table}"
+    );
+
+    // Delete; errors reach the user with the server's message and a failing exit.
+    let out = admin.run(&["iam", "authorization-delete", &one_id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        admin
+            .json(&["iam", "authorizations"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let again = admin.run(&["iam", "authorization-delete", &one_id]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("not found"), "{}", stderr(&again));
+    let bad_role = admin.run(&[
+        "iam",
+        "authorization-create",
+        "--source-instance",
+        &secrets,
+        "--target-instance",
+        &kms,
+        "--role",
+        "Owner",
+    ]);
+    assert!(!bad_role.status.success());
+    assert!(
+        stderr(&bad_role).contains("role must be"),
+        "{}",
+        stderr(&bad_role)
+    );
+    server.terminate();
+}

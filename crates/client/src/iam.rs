@@ -1,8 +1,10 @@
-//! Identity administration (`/v1/iam/...`): users, service IDs, API keys, role grants.
+//! Identity administration (`/v1/iam/...`): users, service IDs, API keys, role grants,
+//! service-to-service authorizations.
 
 use arca_proto::iam::{
-    ApiKey, ApiKeyList, CreateApiKeyRequest, CreateGrantRequest, CreatePrincipalRequest,
-    CreatedApiKey, Grant, GrantList, Principal, PrincipalList,
+    ApiKey, ApiKeyList, Authorization, AuthorizationList, CreateApiKeyRequest,
+    CreateAuthorizationRequest, CreateGrantRequest, CreatePrincipalRequest, CreatedApiKey, Grant,
+    GrantList, Principal, PrincipalList,
 };
 use reqwest::Method;
 
@@ -82,6 +84,40 @@ impl Client {
     /// `DELETE /v1/iam/grants/{id}`.
     pub async fn delete_grant(&self, id: &str) -> Result<(), ClientError> {
         let url = self.url_with_segment("/v1/iam/grants/", id)?;
+        self.send_empty(Method::DELETE, url).await
+    }
+
+    /// `POST /v1/iam/authorizations`: authorizes the service instance `source_instance_id` to
+    /// use `target_key_id` (an id or alias), or every key when `None`, of the key-service
+    /// instance `target_instance_id`, with `role`.
+    pub async fn create_authorization(
+        &self,
+        source_instance_id: &str,
+        target_instance_id: &str,
+        target_key_id: Option<&str>,
+        role: &str,
+    ) -> Result<Authorization, ClientError> {
+        let req = CreateAuthorizationRequest {
+            source_service_instance_id: source_instance_id.to_owned(),
+            target_service_instance_id: target_instance_id.to_owned(),
+            target_key_id: target_key_id.map(str::to_owned),
+            role: role.to_owned(),
+        };
+        self.send(Method::POST, "/v1/iam/authorizations", Some(&req))
+            .await
+    }
+
+    /// `GET /v1/iam/authorizations`.
+    pub async fn list_authorizations(&self) -> Result<Vec<Authorization>, ClientError> {
+        let list: AuthorizationList = self
+            .send(Method::GET, "/v1/iam/authorizations", None::<&()>)
+            .await?;
+        Ok(list.authorizations)
+    }
+
+    /// `DELETE /v1/iam/authorizations/{id}`.
+    pub async fn delete_authorization(&self, id: &str) -> Result<(), ClientError> {
+        let url = self.url_with_segment("/v1/iam/authorizations/", id)?;
         self.send_empty(Method::DELETE, url).await
     }
 }

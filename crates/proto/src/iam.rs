@@ -1,4 +1,5 @@
-//! Identities and access: `/v1/iam/...` (users, service IDs, API keys, role grants).
+//! Identities and access: `/v1/iam/...` (users, service IDs, API keys, role grants,
+//! service-to-service authorizations).
 
 use serde::{Deserialize, Serialize};
 
@@ -119,4 +120,50 @@ pub struct Grant {
 pub struct GrantList {
     /// The account's grants.
     pub grants: Vec<Grant>,
+}
+
+/// Body of `POST /v1/iam/authorizations`: authorizes a service instance to use one key, or
+/// all keys, of a key-service instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuthorizationRequest {
+    /// The instance that is authorized (a `secrets-manager` or `kms` instance).
+    pub source_service_instance_id: String,
+    /// The key-service (`kms`) instance whose keys it may use.
+    pub target_service_instance_id: String,
+    /// One key (id or alias) of the target; all its keys when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_key_id: Option<String>,
+    /// `Reader`, `ReaderPlus`, `Writer` or `Manager`.
+    pub role: String,
+}
+
+/// A service-to-service authorization.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Authorization {
+    /// Authorization id.
+    pub id: String,
+    /// The source instance's service: `secrets-manager` or `kms`.
+    pub source_service_name: String,
+    /// The instance that is authorized.
+    pub source_service_instance_id: String,
+    /// The target's service: always `kms`.
+    pub target_service_name: String,
+    /// The key-service instance whose keys it may use.
+    pub target_service_instance_id: String,
+    /// The one key it may use (an id); `null` for all keys of the target.
+    pub target_key_id: Option<String>,
+    /// The role.
+    pub role: String,
+    /// Who created it.
+    pub created_by: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// Answer of `GET /v1/iam/authorizations`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthorizationList {
+    /// The account's authorizations, oldest first.
+    pub authorizations: Vec<Authorization>,
 }

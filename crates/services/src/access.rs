@@ -1,13 +1,20 @@
-//! Authorization: IAM service roles per instance, as Key Protect defines them, and the grants
-//! that give them to principals. Decisions are lookups in memory (grants are cached per
-//! principal and instance, and the cache is updated by every grant and revoke on this node).
+//! Authorization: IAM service roles per instance, as Key Protect defines them, the grants
+//! that give them to principals, and the service-to-service authorizations that let a service
+//! instance use one key or all keys of a key-service instance. Decisions are lookups in memory
+//! (grants are cached per principal and instance, authorizations per source and target
+//! instance, and both caches are updated by every change on this node).
+//!
+//! Users and service IDs hold roles on whole instances. A service instance
+//! ([`Principal::for_service_instance`]) holds none: it may do what an authorization from it to
+//! the target instance allows, and a key-scoped authorization only on its key (see [`Scope`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use arca_store::{RoleGrantRecord, Store, StoreError};
+use arca_store::{RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, ServiceInstanceRef};
+use crate::instances::ServiceKind;
 use crate::{ServiceError, ServiceResult};
 
 /// The service access roles.
@@ -71,6 +78,23 @@ impl Role {
     }
 }
 
+/// What an operation touches, which decides the service-to-service authorizations that count.
+/// Roles of users and service IDs are per instance: for them the scope changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// The instance as a whole (listing, creating keys, policies, rings, ...), or a key
+    /// operation that an authorization for one key does not cover: only authorizations for
+    /// all keys count.
+    Instance,
+    /// Some key of the instance, not yet looked up: any authorization counts. The first of
+    /// the two checks of a key operation, made before the key is resolved so that a service
+    /// instance without any authorization learns nothing about which keys exist; the second
+    /// is [`Scope::Key`].
+    AnyKey,
+    /// One key, by id (aliases resolved first): authorizations for all keys or for this key.
+    Key(&'a str),
+}
+
 /// What an operation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -94,15 +118,48 @@ pub enum Permission {
     Purge,
 }
 
-/// Grants and decisions.
+/// Grants, service-to-service authorizations, and decisions.
 #[derive(Clone)]
 pub struct AccessService {
     store: Arc<dyn Store>,
     cache: Arc<RwLock<RolesByGrantee>>,
+    authorizations: Arc<RwLock<AuthorizationCache>>,
 }
 
 /// (principal id, instance id) → roles.
 type RolesByGrantee = HashMap<(String, String), Vec<Role>>;
+
+/// One service-to-service authorization, as decisions need it.
+#[derive(Debug, Clone)]
+struct Authorization {
+    account_id: String,
+    source_service: ServiceKind,
+    /// `None`: all keys of the target.
+    key_id: Option<String>,
+    role: Role,
+}
+
+impl Authorization {
+    fn covers(&self, scope: Scope<'_>) -> bool {
+        match scope {
+            Scope::Instance => self.key_id.is_none(),
+            Scope::AnyKey => true,
+            Scope::Key(id) => self.key_id.as_deref().is_none_or(|k| k == id),
+        }
+    }
+}
+
+/// (source instance id, target instance id) → its authorizations.
+///
+/// `generation` moves on every change: a lookup that read the store before a change finished
+/// must not put what it read into the cache after the change dropped the entry, or a deleted
+/// authorization would live on in memory. A lookup caches its result only if the generation
+/// is still the one it started with.
+#[derive(Default)]
+struct AuthorizationCache {
+    entries: HashMap<(String, String), Arc<[Authorization]>>,
+    generation: u64,
+}
 
 impl std::fmt::Debug for AccessService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +172,7 @@ impl AccessService {
         Self {
             store,
             cache: Arc::default(),
+            authorizations: Arc::default(),
         }
     }
 
@@ -140,14 +198,100 @@ impl AccessService {
         Ok(roles)
     }
 
-    /// Whether `principal` may do `permission` on `instance_id` (an instance of its account:
-    /// the caller checks that). Account administrators may do everything.
+    /// The authorizations of `source_instance_id` on `target_instance_id`, from memory.
+    async fn authorizations(
+        &self,
+        source_instance_id: &str,
+        target_instance_id: &str,
+    ) -> ServiceResult<Arc<[Authorization]>> {
+        let key = (source_instance_id.to_owned(), target_instance_id.to_owned());
+        let generation = match self.authorizations.read() {
+            Ok(c) => {
+                if let Some(found) = c.entries.get(&key) {
+                    return Ok(found.clone());
+                }
+                c.generation
+            }
+            // A poisoned lock: decide from the store, cache nothing.
+            Err(_) => u64::MAX,
+        };
+        let found: Arc<[Authorization]> = self
+            .store
+            .find_service_authorizations(source_instance_id, target_instance_id)
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                Some(Authorization {
+                    source_service: ServiceKind::parse(&a.source_service)?,
+                    role: Role::parse(&a.role)?,
+                    account_id: a.account_id,
+                    key_id: a.target_key_id,
+                })
+            })
+            .collect();
+        if let Ok(mut c) = self.authorizations.write()
+            && c.generation == generation
+        {
+            c.entries.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Whether a service instance's authorizations on `instance_id` allow `permission` in
+    /// `scope`.
+    async fn authorized(
+        &self,
+        principal: &Principal,
+        source: &ServiceInstanceRef,
+        instance_id: &str,
+        scope: Scope<'_>,
+        permission: Permission,
+    ) -> ServiceResult<bool> {
+        Ok(self
+            .authorizations(source.instance_id(), instance_id)
+            .await?
+            .iter()
+            .any(|a| {
+                a.account_id == principal.account_id
+                    && a.source_service == source.service()
+                    && a.role.allows(permission)
+                    && a.covers(scope)
+            }))
+    }
+
+    /// Whether `principal` may do `permission` on the whole of `instance_id` (an instance of
+    /// its account: the caller checks that). Account administrators may do everything; a
+    /// service instance needs an authorization for all keys ([`Scope::Instance`]).
     pub async fn allows(
         &self,
         principal: &Principal,
         instance_id: &str,
         permission: Permission,
     ) -> ServiceResult<bool> {
+        self.allows_in(principal, instance_id, Scope::Instance, permission)
+            .await
+    }
+
+    /// Whether `principal` may do `permission` on `scope` of `instance_id` (an instance of its
+    /// account: the caller checks that).
+    pub async fn allows_in(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        scope: Scope<'_>,
+        permission: Permission,
+    ) -> ServiceResult<bool> {
+        // Service instances first: they are decided by authorizations alone, whatever
+        // `is_admin` says, and one that lacks its instance reference is refused everything.
+        if principal.is_service_instance() {
+            return match &principal.service_instance {
+                Some(source) => {
+                    self.authorized(principal, source, instance_id, scope, permission)
+                        .await
+                }
+                None => Ok(false),
+            };
+        }
         if principal.is_admin {
             return Ok(true);
         }
@@ -165,8 +309,27 @@ impl AccessService {
         instance_id: &str,
         permission: Permission,
     ) -> ServiceResult<()> {
-        if self.allows(principal, instance_id, permission).await? {
+        self.require_in(principal, instance_id, Scope::Instance, permission)
+            .await
+    }
+
+    /// Like [`AccessService::allows_in`], failing with 403.
+    pub async fn require_in(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        scope: Scope<'_>,
+        permission: Permission,
+    ) -> ServiceResult<()> {
+        if self
+            .allows_in(principal, instance_id, scope, permission)
+            .await?
+        {
             Ok(())
+        } else if principal.is_service_instance() {
+            Err(ServiceError::Forbidden(
+                "no service-to-service authorization of this instance allows this operation",
+            ))
         } else {
             Err(ServiceError::Forbidden(
                 "your roles on this instance do not allow this operation",
@@ -204,6 +367,51 @@ impl AccessService {
             .ok_or(ServiceError::NotFound("grant"))?;
         self.forget(&grant.principal_id, &grant.instance_id);
         Ok(grant)
+    }
+}
+
+impl AccessService {
+    fn forget_authorizations(&self, source_instance_id: &str, target_instance_id: &str) {
+        if let Ok(mut c) = self.authorizations.write() {
+            c.entries
+                .remove(&(source_instance_id.to_owned(), target_instance_id.to_owned()));
+            c.generation = c.generation.wrapping_add(1);
+        }
+    }
+
+    /// Stores a service-to-service authorization (the IAM service checks who may authorize and
+    /// what) and updates the cache.
+    pub(crate) async fn add_authorization(
+        &self,
+        authorization: &ServiceAuthorizationRecord,
+    ) -> ServiceResult<()> {
+        self.store
+            .create_service_authorization(authorization)
+            .await?;
+        self.forget_authorizations(
+            &authorization.source_instance_id,
+            &authorization.target_instance_id,
+        );
+        Ok(())
+    }
+
+    /// Deletes a service-to-service authorization of an account and updates the cache: the
+    /// next decision on this node no longer sees it.
+    pub(crate) async fn remove_authorization(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> ServiceResult<ServiceAuthorizationRecord> {
+        let authorization = self
+            .store
+            .delete_service_authorization(account_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("authorization"))?;
+        self.forget_authorizations(
+            &authorization.source_instance_id,
+            &authorization.target_instance_id,
+        );
+        Ok(authorization)
     }
 }
 

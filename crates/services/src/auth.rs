@@ -12,25 +12,81 @@ use arca_store::{PrincipalKind, Store};
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
+use crate::instances::ServiceKind;
 use crate::{ServiceError, ServiceResult};
 
-/// Who is calling: the result of authentication.
+/// Who is calling: the result of authentication, or a service instance acting on its own
+/// behalf ([`Principal::for_service_instance`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Principal id.
+    /// Principal id (for a service instance: `<service>/<instance id>`, e.g.
+    /// `secrets-manager/0b9e…`, recorded as `createdBy` of what it makes).
     pub id: String,
     /// The account it belongs to.
     pub account_id: String,
-    /// User or service ID.
+    /// User, service ID, or service instance.
     pub kind: PrincipalKind,
-    /// Account administrator.
+    /// Account administrator (never for a service instance, and ignored if set on one).
     pub is_admin: bool,
+    /// Set only by [`Principal::for_service_instance`]: the instance this principal is. Its
+    /// access is decided by service-to-service authorizations alone.
+    pub service_instance: Option<ServiceInstanceRef>,
+}
+
+/// The service instance a [`Principal`] stands for. Made only by
+/// [`Principal::for_service_instance`] (its fields are private).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInstanceRef {
+    service: ServiceKind,
+    instance_id: String,
+}
+
+impl ServiceInstanceRef {
+    /// The instance's service.
+    pub fn service(&self) -> ServiceKind {
+        self.service
+    }
+
+    /// The instance's id.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
 }
 
 impl Principal {
-    /// Refuses non-administrators.
+    /// A service instance of `account_id` (e.g. a secrets-manager instance) calling another
+    /// service in-process on its own behalf: the secrets service wraps and unwraps its data keys
+    /// with a customer root key, and registers itself on that key, as this principal.
+    ///
+    /// What it may do is decided only by the service-to-service authorizations an account
+    /// administrator gave `instance_id` (`POST /v1/iam/authorizations`); it is never an
+    /// administrator and holds no roles. No request can produce one: neither the token
+    /// endpoint nor API keys authenticate as a service instance ([`PrincipalKind::parse`]
+    /// refuses the kind, no store accepts it), so only code in this process makes it — and
+    /// that code must have established that it acts for `instance_id` (it serves a request
+    /// already authorized on that instance).
+    pub fn for_service_instance(account_id: &str, service: ServiceKind, instance_id: &str) -> Self {
+        Self {
+            id: format!("{}/{instance_id}", service.as_str()),
+            account_id: account_id.to_owned(),
+            kind: PrincipalKind::ServiceInstance,
+            is_admin: false,
+            service_instance: Some(ServiceInstanceRef {
+                service,
+                instance_id: instance_id.to_owned(),
+            }),
+        }
+    }
+
+    /// Whether this principal is (or claims to be) a service instance. Either mark counts, so a
+    /// principal put together inconsistently is held to the stricter rules.
+    pub fn is_service_instance(&self) -> bool {
+        self.service_instance.is_some() || self.kind == PrincipalKind::ServiceInstance
+    }
+
+    /// Refuses non-administrators (and service instances, whatever `is_admin` says).
     pub fn require_admin(&self) -> ServiceResult<()> {
-        if self.is_admin {
+        if self.is_admin && !self.is_service_instance() {
             Ok(())
         } else {
             Err(ServiceError::Forbidden(
@@ -115,6 +171,7 @@ impl AuthService {
             account_id: record.account_id,
             kind: record.kind,
             is_admin: record.is_admin,
+            service_instance: None,
         };
         if let Ok(mut cache) = self.cache.write() {
             cache.insert(digest, principal.clone());

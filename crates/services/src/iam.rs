@@ -1,15 +1,20 @@
-//! Identity administration within an account: users and service IDs, their API keys, and the
-//! role grants that give them access to instances. Account administrators only.
+//! Identity administration within an account: users and service IDs, their API keys, the
+//! role grants that give them access to instances, and the service-to-service authorizations
+//! that let a service instance use keys of a key-service instance. Account administrators only.
 
 use std::sync::Arc;
 
-use arca_store::{ApiKeyRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord, Store};
+use arca_store::{
+    ApiKeyRecord, PrincipalKind, PrincipalRecord, RoleGrantRecord, ServiceAuthorizationRecord,
+    Store,
+};
 use zeroize::Zeroizing;
 
 use crate::access::{AccessService, Role};
 use crate::auth::{AuthService, Principal, new_api_key};
 use crate::clock::{Clock, to_millis};
-use crate::instances::InstanceService;
+use crate::instances::{InstanceService, ServiceKind};
+use crate::keys::KeyService;
 use crate::{ServiceError, ServiceResult, ids};
 
 /// A new API key: its record and the key, shown once.
@@ -36,6 +41,7 @@ pub struct IamService {
     auth: AuthService,
     access: AccessService,
     instances: InstanceService,
+    keys: KeyService,
 }
 
 fn valid_name(name: &str) -> ServiceResult<&str> {
@@ -55,6 +61,7 @@ impl IamService {
         auth: AuthService,
         access: AccessService,
         instances: InstanceService,
+        keys: KeyService,
     ) -> Self {
         Self {
             store,
@@ -62,6 +69,7 @@ impl IamService {
             auth,
             access,
             instances,
+            keys,
         }
     }
 
@@ -87,6 +95,12 @@ impl IamService {
         let id = match kind {
             PrincipalKind::User => format!("user-{}", ids::uuid()?),
             PrincipalKind::ServiceId => format!("iam-ServiceId-{}", ids::uuid()?),
+            // `parse` never yields it; kept explicit so a change there cannot create one.
+            PrincipalKind::ServiceInstance => {
+                return Err(ServiceError::InvalidInput(
+                    "kind must be user or service_id".into(),
+                ));
+            }
         };
         let record = PrincipalRecord {
             id,
@@ -186,11 +200,25 @@ impl IamService {
         admin.require_admin()?;
         let role = Role::parse(role).ok_or_else(|| {
             ServiceError::InvalidInput(
-                "role must be Reader, ReaderPlus, Writer, Manager or KeyPurge".into(),
+                "role must be Reader, ReaderPlus, Writer, Manager, KeyPurge or SecretsReader"
+                    .into(),
             )
         })?;
         let principal = self.own_principal(admin, principal_id).await?;
         let instance = self.instances.get(admin, instance_id).await?;
+        // Each service has its own roles (IBM's): SecretsReader is the secrets service's,
+        // ReaderPlus and KeyPurge the key service's.
+        let fits = match instance.service {
+            ServiceKind::Kms => role != Role::SecretsReader,
+            ServiceKind::SecretsManager => !matches!(role, Role::ReaderPlus | Role::KeyPurge),
+        };
+        if !fits {
+            return Err(ServiceError::InvalidInput(format!(
+                "the {} role does not exist for {} instances",
+                role.as_str(),
+                instance.service.as_str()
+            )));
+        }
         let grant = RoleGrantRecord {
             id: format!("grant-{}", ids::uuid()?),
             account_id: admin.account_id.clone(),
@@ -216,6 +244,101 @@ impl IamService {
         admin.require_admin()?;
         self.access.remove(&admin.account_id, grant_id).await?;
         tracing::info!(grant_id, "role revoked");
+        Ok(())
+    }
+
+    /// Authorizes the service instance `source_instance_id` to use the key `target_key` (an id
+    /// or an alias; stored as the id) or, when `None`, every key of the key-service instance
+    /// `target_instance_id`, with `role` (Reader, ReaderPlus, Writer or Manager). Both
+    /// instances must be of the admin's account (404 otherwise), the target a key-service
+    /// instance other than the source (400), the key one of the target's (404).
+    pub async fn create_authorization(
+        &self,
+        admin: &Principal,
+        source_instance_id: &str,
+        target_instance_id: &str,
+        target_key: Option<&str>,
+        role: &str,
+    ) -> ServiceResult<ServiceAuthorizationRecord> {
+        admin.require_admin()?;
+        // KeyPurge is a person's role: a consuming service never purges keys.
+        let role = Role::parse(role)
+            .filter(|r| !matches!(r, Role::KeyPurge | Role::SecretsReader))
+            .ok_or_else(|| {
+                ServiceError::InvalidInput(
+                    "role must be Reader, ReaderPlus, Writer or Manager".into(),
+                )
+            })?;
+        let source = self.instances.get(admin, source_instance_id).await?;
+        let target = self.instances.get(admin, target_instance_id).await?;
+        if target.service != ServiceKind::Kms {
+            return Err(ServiceError::InvalidInput(format!(
+                "the target must be a key-service (kms) instance, not {}",
+                target.service.as_str()
+            )));
+        }
+        if source.id == target.id {
+            return Err(ServiceError::InvalidInput(
+                "an instance cannot be authorized on itself".into(),
+            ));
+        }
+        let target_key_id = match target_key {
+            Some(key_ref) => Some(
+                self.keys
+                    .get(admin, &target.id, key_ref, false)
+                    .await?
+                    .record
+                    .id,
+            ),
+            None => None,
+        };
+        let authorization = ServiceAuthorizationRecord {
+            id: format!("authorization-{}", ids::uuid()?),
+            account_id: admin.account_id.clone(),
+            source_service: source.service.as_str().to_owned(),
+            source_instance_id: source.id,
+            target_instance_id: target.id,
+            target_key_id,
+            role: role.as_str().to_owned(),
+            created_by: admin.id.clone(),
+            created_at: to_millis(self.clock.now()),
+        };
+        self.access.add_authorization(&authorization).await?;
+        tracing::info!(
+            authorization_id = %authorization.id,
+            source_instance_id = %authorization.source_instance_id,
+            target_instance_id = %authorization.target_instance_id,
+            target_key_id = authorization.target_key_id.as_deref().unwrap_or("*"),
+            role = role.as_str(),
+            "service-to-service authorization created"
+        );
+        Ok(authorization)
+    }
+
+    /// The service-to-service authorizations of the admin's account.
+    pub async fn authorizations(
+        &self,
+        admin: &Principal,
+    ) -> ServiceResult<Vec<ServiceAuthorizationRecord>> {
+        admin.require_admin()?;
+        Ok(self
+            .store
+            .list_service_authorizations(&admin.account_id)
+            .await?)
+    }
+
+    /// Deletes a service-to-service authorization: the source instance loses what it gave at
+    /// once (on this node; other nodes follow with the cluster's cache invalidation).
+    pub async fn delete_authorization(
+        &self,
+        admin: &Principal,
+        authorization_id: &str,
+    ) -> ServiceResult<()> {
+        admin.require_admin()?;
+        self.access
+            .remove_authorization(&admin.account_id, authorization_id)
+            .await?;
+        tracing::info!(authorization_id, "service-to-service authorization deleted");
         Ok(())
     }
 }

@@ -31,7 +31,8 @@ impl ServiceKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "kms" => Some(Self::Kms),
             "secrets-manager" => Some(Self::SecretsManager),

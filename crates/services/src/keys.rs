@@ -22,7 +22,7 @@ use arca_store::{KeyQuery, KeyRecord, KeyVersionRecord, Store, StoreError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::access::{AccessService, Permission};
+use crate::access::{AccessService, Permission, Scope};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::import_tokens::{ImportTokenService, SecureImport};
@@ -372,6 +372,51 @@ impl KeyService {
         .await
     }
 
+    /// The first check of an operation on one key, before the key is resolved: for users and
+    /// service IDs the full check (their roles are per instance); for a service instance, that
+    /// some authorization on the instance allows `permission`, so that one without any learns
+    /// nothing about which keys exist. [`KeyService::authorize_key`] completes it.
+    async fn authorize_any_key(
+        &self,
+        principal: &Principal,
+        instance_id: &str,
+        permission: Permission,
+    ) -> ServiceResult<()> {
+        kms_access::authorize_in(
+            &self.instances,
+            &self.access,
+            principal,
+            instance_id,
+            Scope::AnyKey,
+            permission,
+        )
+        .await
+    }
+
+    /// The second check of an operation on one key, once it is resolved: a service instance
+    /// needs an authorization for all keys or for this key, so an authorization for key A
+    /// does not open key B (403). Nothing to add for users and service IDs, whose roles
+    /// [`KeyService::authorize_any_key`] decided already; skipping them keeps the hot path
+    /// at one lookup.
+    async fn authorize_key(
+        &self,
+        principal: &Principal,
+        record: &KeyRecord,
+        permission: Permission,
+    ) -> ServiceResult<()> {
+        if !principal.is_service_instance() {
+            return Ok(());
+        }
+        self.access
+            .require_in(
+                principal,
+                &record.instance_id,
+                Scope::Key(&record.id),
+                permission,
+            )
+            .await
+    }
+
     fn cache_record(&self, record: &KeyRecord) {
         if let Ok(mut m) = self.records.write() {
             m.insert(record.id.clone(), Arc::new(record.clone()));
@@ -692,9 +737,11 @@ impl KeyService {
         key_id: &str,
         with_payload: bool,
     ) -> ServiceResult<Key> {
-        self.authorize(principal, instance_id, Permission::Read)
+        self.authorize_any_key(principal, instance_id, Permission::Read)
             .await?;
         let record = (*self.record(instance_id, key_id).await?).clone();
+        self.authorize_key(principal, &record, Permission::Read)
+            .await?;
         let version = self.version(&record.current_version_id).await?;
         let mut key = self.view(record, version.creation_date, &principal.account_id)?;
         // Material only for roles that may read it (ReaderPlus and up); others get metadata.
@@ -703,7 +750,12 @@ impl KeyService {
             && key.state != KeyState::Destroyed
             && self
                 .access
-                .allows(principal, instance_id, Permission::ReadPayload)
+                .allows_in(
+                    principal,
+                    instance_id,
+                    Scope::Key(&key.record.id),
+                    Permission::ReadPayload,
+                )
                 .await?
         {
             key.payload = Some(self.unwrap_material(&key.record, &version)?);
@@ -809,9 +861,11 @@ impl KeyService {
         instance_id: &str,
         key_id: &str,
     ) -> ServiceResult<Vec<(String, OffsetDateTime)>> {
-        self.authorize(principal, instance_id, Permission::Read)
+        self.authorize_any_key(principal, instance_id, Permission::Read)
             .await?;
         let record = self.record(instance_id, key_id).await?;
+        self.authorize_key(principal, &record, Permission::Read)
+            .await?;
         Ok(self
             .store
             .list_key_versions(&record.id)
@@ -875,10 +929,12 @@ impl KeyService {
         plaintext: Option<Zeroizing<Vec<u8>>>,
         aad: &[String],
     ) -> ServiceResult<Wrapped> {
-        self.authorize(principal, instance_id, Permission::Wrap)
+        self.authorize_any_key(principal, instance_id, Permission::Wrap)
             .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
+        self.authorize_key(principal, &record, Permission::Wrap)
+            .await?;
         Self::require_root(&record)?;
         self.require_state(&record, &[KeyState::Active])?;
         let (data_key, generated) = match plaintext {
@@ -933,10 +989,12 @@ impl KeyService {
         ciphertext: &[u8],
         aad: &[String],
     ) -> ServiceResult<Unwrapped> {
-        self.authorize(principal, instance_id, Permission::Wrap)
+        self.authorize_any_key(principal, instance_id, Permission::Wrap)
             .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
+        self.authorize_key(principal, &record, Permission::Wrap)
+            .await?;
         Self::require_root(&record)?;
         self.require_state(&record, &[KeyState::Active, KeyState::Deactivated])?;
         let (plaintext, version_id) = self.open(&record, aad, ciphertext).await?;
@@ -964,10 +1022,12 @@ impl KeyService {
         ciphertext: &[u8],
         aad: &[String],
     ) -> ServiceResult<Rewrapped> {
-        self.authorize(principal, instance_id, Permission::Wrap)
+        self.authorize_any_key(principal, instance_id, Permission::Wrap)
             .await?;
         Self::check_aad(aad)?;
         let record = self.record(instance_id, key_id).await?;
+        self.authorize_key(principal, &record, Permission::Wrap)
+            .await?;
         Self::require_root(&record)?;
         self.require_state(&record, &[KeyState::Active, KeyState::Deactivated])?;
         let (plaintext, version_id) = self.open(&record, aad, ciphertext).await?;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use arca_keystore::Keystore;
 use arca_store::Store;
 
-pub use auth::{AuthService, Principal};
+pub use auth::{AuthService, Principal, ServiceInstanceRef};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ServiceError;
 pub use instances::{Instance, InstanceService, ServiceKind};
@@ -81,7 +81,7 @@ pub struct Arca {
     pub import_tokens: import_tokens::ImportTokenService,
     /// KMIP adapters and client certificates.
     pub kmip: kmip::KmipService,
-    /// Users, service IDs, API keys, role grants.
+    /// Users, service IDs, API keys, role grants, service-to-service authorizations.
     pub iam: iam::IamService,
     /// Registrations of resources on keys.
     pub registrations: registrations::RegistrationService,
@@ -165,6 +165,7 @@ impl Arca {
                 auth.clone(),
                 access.clone(),
                 instances.clone(),
+                keys.clone(),
             ),
             keys,
             instances,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arca_store::{RegistrationRecord, Store};
 
-use crate::access::{AccessService, Permission};
+use crate::access::{AccessService, Permission, Scope};
 use crate::auth::Principal;
 use crate::clock::{Clock, to_millis};
 use crate::instances::InstanceService;
@@ -84,11 +84,15 @@ impl RegistrationService {
         prevent_key_deletion: bool,
         description: Option<String>,
     ) -> ServiceResult<RegistrationRecord> {
-        kms_access::authorize(
+        // A service instance authorized on the key (or on all keys) registers itself on it:
+        // first any authorization on the instance, then, once the key is resolved, one that
+        // covers it.
+        kms_access::authorize_in(
             &self.instances,
             &self.access,
             principal,
             instance_id,
+            Scope::AnyKey,
             Permission::Wrap,
         )
         .await?;
@@ -108,6 +112,14 @@ impl RegistrationService {
         let key = self
             .keys
             .get(principal, instance_id, key_ref, false)
+            .await?;
+        self.access
+            .require_in(
+                principal,
+                instance_id,
+                Scope::Key(&key.record.id),
+                Permission::Wrap,
+            )
             .await?;
         if key.state == KeyState::Destroyed {
             return Err(ServiceError::InvalidState(
@@ -148,17 +160,28 @@ impl RegistrationService {
         key_ref: &str,
         resource_crn: &str,
     ) -> ServiceResult<()> {
-        kms_access::authorize(
+        // As for `register`: any authorization on the instance first, then one that covers
+        // the resolved key.
+        kms_access::authorize_in(
             &self.instances,
             &self.access,
             principal,
             instance_id,
+            Scope::AnyKey,
             Permission::Wrap,
         )
         .await?;
         let key = self
             .keys
             .get(principal, instance_id, key_ref, false)
+            .await?;
+        self.access
+            .require_in(
+                principal,
+                instance_id,
+                Scope::Key(&key.record.id),
+                Permission::Wrap,
+            )
             .await?;
         if !self
             .store
@@ -180,11 +203,19 @@ impl RegistrationService {
         crn_query: Option<&str>,
         prevent_key_deletion: Option<bool>,
     ) -> ServiceResult<Vec<RegistrationRecord>> {
-        kms_access::authorize(
+        // One key's registrations: any authorization first, the key's own check in `get`.
+        // The whole instance's: an authorization for all keys.
+        let scope = if key_ref.is_some() {
+            Scope::AnyKey
+        } else {
+            Scope::Instance
+        };
+        kms_access::authorize_in(
             &self.instances,
             &self.access,
             principal,
             instance_id,
+            scope,
             Permission::Read,
         )
         .await?;

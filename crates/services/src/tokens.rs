@@ -227,6 +227,7 @@ impl TokenService {
             kind: PrincipalKind::parse(&claims.sub_type)
                 .ok_or(ServiceError::Unauthenticated("invalid access token"))?,
             is_admin: claims.admin,
+            service_instance: None,
         };
         if let Ok(mut cache) = self.verified.write() {
             if cache.len() >= MAX_CACHED_TOKENS {

@@ -18,6 +18,7 @@ pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
     KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord, RoleGrantRecord,
+    ServiceAuthorizationRecord,
 };
 pub use secrets::SecretStore;
 pub use sqlite::SqliteStore;
@@ -238,6 +239,34 @@ pub trait Store: SecretStore + Send + Sync + std::fmt::Debug {
         instance_id: &str,
         key_id: Option<&str>,
     ) -> StoreResult<Vec<RegistrationRecord>>;
+
+    /// Stores a service-to-service authorization. [`StoreError::Conflict`] if the source already
+    /// holds the same role on the same target and key scope.
+    async fn create_service_authorization(
+        &self,
+        authorization: &ServiceAuthorizationRecord,
+    ) -> StoreResult<()>;
+
+    /// The service-to-service authorizations of an account, oldest first.
+    async fn list_service_authorizations(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Vec<ServiceAuthorizationRecord>>;
+
+    /// The authorizations of one source instance on one target instance (every key scope and
+    /// role), oldest first: what an access decision needs.
+    async fn find_service_authorizations(
+        &self,
+        source_instance_id: &str,
+        target_instance_id: &str,
+    ) -> StoreResult<Vec<ServiceAuthorizationRecord>>;
+
+    /// Deletes a service-to-service authorization of an account; returns the deleted record.
+    async fn delete_service_authorization(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ServiceAuthorizationRecord>>;
 
     /// Takes one retrieval of the token `id`; `None` when none is left (or the token changed).
     async fn take_import_token_retrieval(

@@ -11,25 +11,33 @@ pub struct AccountRecord {
     pub created_at: i64,
 }
 
-/// A user or a service ID.
+/// A user or a service ID, or (never stored) a service instance acting on its own behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
     /// A person.
     User,
     /// A service identity.
     ServiceId,
+    /// A service instance (e.g. a secrets-manager instance) calling another service in-process
+    /// on its own behalf, allowed only by service-to-service authorizations. Never stored (the
+    /// `principals` table accepts only `user` and `service_id`), never parsed from a stored row
+    /// or a token ([`PrincipalKind::parse`] refuses it), never an administrator.
+    ServiceInstance,
 }
 
 impl PrincipalKind {
-    /// The stored name.
+    /// The stored name (`service_instance` for [`PrincipalKind::ServiceInstance`], which no
+    /// store accepts).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::ServiceId => "service_id",
+            Self::ServiceInstance => "service_instance",
         }
     }
 
-    /// Parses the stored name.
+    /// Parses a stored or token name: `user` or `service_id`. Never
+    /// [`PrincipalKind::ServiceInstance`], so no row, token or request can produce one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "user" => Some(Self::User),
@@ -378,4 +386,28 @@ pub struct RegistrationRecord {
     pub updated_by: String,
     /// When last changed.
     pub last_updated: i64,
+}
+
+/// A service-to-service authorization: a source service instance may use one key, or all keys,
+/// of a target key-service instance, with a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAuthorizationRecord {
+    /// Authorization id.
+    pub id: String,
+    /// The account of both instances.
+    pub account_id: String,
+    /// The source instance's service: `secrets-manager` or `kms`.
+    pub source_service: String,
+    /// The instance that is authorized.
+    pub source_instance_id: String,
+    /// The key-service instance whose keys it may use.
+    pub target_instance_id: String,
+    /// The one key it may use (an id, never an alias); `None` for all keys of the instance.
+    pub target_key_id: Option<String>,
+    /// `Reader`, `ReaderPlus`, `Writer` or `Manager`.
+    pub role: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When (Unix ms).
+    pub created_at: i64,
 }

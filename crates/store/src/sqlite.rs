@@ -16,7 +16,7 @@ use crate::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
     KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord,
-    RoleGrantRecord, Store, StoreError, StoreResult,
+    RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError, StoreResult,
 };
 
 mod secrets;
@@ -250,6 +250,27 @@ fn grant_from_row(r: &SqliteRow) -> StoreResult<RoleGrantRecord> {
         role: r.try_get(4).map_err(db)?,
         created_by: r.try_get(5).map_err(db)?,
         created_at: r.try_get(6).map_err(db)?,
+    })
+}
+
+macro_rules! authorization_columns {
+    () => {
+        "id, account_id, source_service, source_instance_id, target_instance_id, target_key_id, \
+         role, created_by, created_at"
+    };
+}
+
+fn authorization_from_row(r: &SqliteRow) -> StoreResult<ServiceAuthorizationRecord> {
+    Ok(ServiceAuthorizationRecord {
+        id: r.try_get(0).map_err(db)?,
+        account_id: r.try_get(1).map_err(db)?,
+        source_service: r.try_get(2).map_err(db)?,
+        source_instance_id: r.try_get(3).map_err(db)?,
+        target_instance_id: r.try_get(4).map_err(db)?,
+        target_key_id: r.try_get(5).map_err(db)?,
+        role: r.try_get(6).map_err(db)?,
+        created_by: r.try_get(7).map_err(db)?,
+        created_at: r.try_get(8).map_err(db)?,
     })
 }
 
@@ -1315,5 +1336,96 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn create_service_authorization(
+        &self,
+        a: &ServiceAuthorizationRecord,
+    ) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO service_authorizations (",
+            authorization_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&a.id)
+        .bind(&a.account_id)
+        .bind(&a.source_service)
+        .bind(&a.source_instance_id)
+        .bind(&a.target_instance_id)
+        .bind(&a.target_key_id)
+        .bind(&a.role)
+        .bind(&a.created_by)
+        .bind(a.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| {
+            StoreError::from_db(
+                e,
+                "the source instance holds this role on this target and key already",
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn list_service_authorizations(
+        &self,
+        account_id: &str,
+    ) -> StoreResult<Vec<ServiceAuthorizationRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM service_authorizations WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(authorization_from_row).collect()
+    }
+
+    async fn find_service_authorizations(
+        &self,
+        source_instance_id: &str,
+        target_instance_id: &str,
+    ) -> StoreResult<Vec<ServiceAuthorizationRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM service_authorizations WHERE source_instance_id = ? AND target_instance_id = ? \
+             ORDER BY created_at, id"
+        ))
+        .bind(source_instance_id)
+        .bind(target_instance_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter().map(authorization_from_row).collect()
+    }
+
+    async fn delete_service_authorization(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<ServiceAuthorizationRecord>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM service_authorizations WHERE account_id = ? AND id = ?"
+        ))
+        .bind(account_id)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let authorization = authorization_from_row(&r)?;
+        sqlx::query("DELETE FROM service_authorizations WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(authorization))
     }
 }

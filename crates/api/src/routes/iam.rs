@@ -1,11 +1,12 @@
 //! Identity administration: `/v1/iam/...`.
 
 use arca_proto::iam::{
-    ApiKey, ApiKeyList, CreateApiKeyRequest, CreateGrantRequest, CreatePrincipalRequest,
-    CreatedApiKey, Grant, GrantList, Principal, PrincipalList,
+    ApiKey, ApiKeyList, Authorization, AuthorizationList, CreateApiKeyRequest,
+    CreateAuthorizationRequest, CreateGrantRequest, CreatePrincipalRequest, CreatedApiKey, Grant,
+    GrantList, Principal, PrincipalList,
 };
 use arca_services::clock::rfc3339;
-use arca_store::{ApiKeyRecord, PrincipalRecord, RoleGrantRecord};
+use arca_store::{ApiKeyRecord, PrincipalRecord, RoleGrantRecord, ServiceAuthorizationRecord};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -43,6 +44,20 @@ fn grant(g: RoleGrantRecord) -> Grant {
         role: g.role,
         created_by: g.created_by,
         created_at: rfc3339(g.created_at),
+    }
+}
+
+fn authorization(a: ServiceAuthorizationRecord) -> Authorization {
+    Authorization {
+        id: a.id,
+        source_service_name: a.source_service,
+        source_service_instance_id: a.source_instance_id,
+        target_service_name: "kms".to_owned(),
+        target_service_instance_id: a.target_instance_id,
+        target_key_id: a.target_key_id,
+        role: a.role,
+        created_by: a.created_by,
+        created_at: rfc3339(a.created_at),
     }
 }
 
@@ -153,5 +168,47 @@ pub(crate) async fn delete_grant(
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = path?;
     state.arca.iam.revoke(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/iam/authorizations`: 201 with the authorization.
+pub(crate) async fn create_authorization(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(req): ApiJson<CreateAuthorizationRequest>,
+) -> Result<(StatusCode, Json<Authorization>), ApiError> {
+    let a = state
+        .arca
+        .iam
+        .create_authorization(
+            &caller,
+            &req.source_service_instance_id,
+            &req.target_service_instance_id,
+            req.target_key_id.as_deref(),
+            &req.role,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(authorization(a))))
+}
+
+/// `GET /v1/iam/authorizations`.
+pub(crate) async fn list_authorizations(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<AuthorizationList>, ApiError> {
+    let list = state.arca.iam.authorizations(&caller).await?;
+    Ok(Json(AuthorizationList {
+        authorizations: list.into_iter().map(authorization).collect(),
+    }))
+}
+
+/// `DELETE /v1/iam/authorizations/{id}`: 204.
+pub(crate) async fn delete_authorization(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(id) = path?;
+    state.arca.iam.delete_authorization(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,7 @@ use arca_store::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InitialState,
     InstancePolicyRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord,
     KmipAdapterRecord, KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord,
-    RoleGrantRecord, Store, StoreError,
+    RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError,
 };
 
 pub(crate) fn initial_state(tag: &str) -> InitialState {
@@ -826,6 +826,156 @@ pub(crate) async fn registrations(store: &dyn Store) {
     assert_eq!(store.list_registrations("i1", None).await.unwrap().len(), 1);
 }
 
+pub(crate) async fn service_authorizations(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("kms-1", "acct-a", 1))
+        .await
+        .unwrap();
+    store
+        .create_instance(&InstanceRecord {
+            service: "secrets-manager".into(),
+            ..instance("sm-1", "acct-a", 2)
+        })
+        .await
+        .unwrap();
+    let all_keys = ServiceAuthorizationRecord {
+        id: "sa-1".into(),
+        account_id: "acct-a".into(),
+        source_service: "secrets-manager".into(),
+        source_instance_id: "sm-1".into(),
+        target_instance_id: "kms-1".into(),
+        target_key_id: None,
+        role: "Reader".into(),
+        created_by: "user-a".into(),
+        created_at: 10,
+    };
+    let one_key = ServiceAuthorizationRecord {
+        id: "sa-2".into(),
+        target_key_id: Some("k1".into()),
+        created_at: 11,
+        ..all_keys.clone()
+    };
+    store.create_service_authorization(&all_keys).await.unwrap();
+    store.create_service_authorization(&one_key).await.unwrap();
+    // The same role on the same scope twice is a conflict, for all keys (NULL) as for one key.
+    for twice in [&all_keys, &one_key] {
+        let again = ServiceAuthorizationRecord {
+            id: format!("{}-again", twice.id),
+            ..twice.clone()
+        };
+        assert!(matches!(
+            store.create_service_authorization(&again).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    // Another role, or another key, is another authorization.
+    let writer = ServiceAuthorizationRecord {
+        id: "sa-3".into(),
+        role: "Writer".into(),
+        created_at: 12,
+        ..all_keys.clone()
+    };
+    store.create_service_authorization(&writer).await.unwrap();
+    let other_key = ServiceAuthorizationRecord {
+        id: "sa-4".into(),
+        target_key_id: Some("k2".into()),
+        created_at: 13,
+        ..one_key.clone()
+    };
+    store
+        .create_service_authorization(&other_key)
+        .await
+        .unwrap();
+    // Unknown instances are refused by the foreign keys.
+    let dangling = ServiceAuthorizationRecord {
+        id: "sa-5".into(),
+        source_instance_id: "missing".into(),
+        ..all_keys.clone()
+    };
+    assert!(store.create_service_authorization(&dangling).await.is_err());
+
+    assert_eq!(
+        store.list_service_authorizations("acct-a").await.unwrap(),
+        vec![
+            all_keys.clone(),
+            one_key.clone(),
+            writer.clone(),
+            other_key.clone()
+        ]
+    );
+    assert!(
+        store
+            .list_service_authorizations("acct-b")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .find_service_authorizations("sm-1", "kms-1")
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    // Direction matters: the target is not authorized on the source.
+    assert!(
+        store
+            .find_service_authorizations("kms-1", "sm-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Deleting needs the owning account and returns what was deleted.
+    assert_eq!(
+        store
+            .delete_service_authorization("acct-b", "sa-2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .delete_service_authorization("acct-a", "sa-2")
+            .await
+            .unwrap(),
+        Some(one_key.clone())
+    );
+    assert_eq!(
+        store
+            .delete_service_authorization("acct-a", "sa-2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_service_authorizations("sm-1", "kms-1")
+            .await
+            .unwrap(),
+        vec![all_keys, writer, other_key]
+    );
+    // A deleted authorization's scope can be authorized again.
+    store.create_service_authorization(&one_key).await.unwrap();
+}
+
+/// A service-instance principal exists only in memory: no store accepts one as a principal.
+pub(crate) async fn service_instance_principals_are_never_stored(store: &dyn Store) {
+    store.initialize(&initial_state("a")).await.unwrap();
+    let p = PrincipalRecord {
+        id: "secrets-manager/sm-1".into(),
+        account_id: "acct-a".into(),
+        kind: PrincipalKind::ServiceInstance,
+        name: "sm".into(),
+        is_admin: false,
+        created_at: 5,
+    };
+    assert!(store.create_principal(&p).await.is_err());
+    assert!(store.get_principal(&p.id).await.unwrap().is_none());
+    assert_eq!(PrincipalKind::parse("service_instance"), None);
+}
+
 /// Generates one `#[tokio::test]` per suite case; `$make` is an async expression giving a fresh
 /// store (and whatever guard keeps it alive).
 macro_rules! store_suite {
@@ -848,6 +998,8 @@ macro_rules! store_suite {
         store_suite!(@case $make, secret_locks);
         store_suite!(@case $make, secrets_configs);
         store_suite!(@case $make, notification_registrations);
+        store_suite!(@case $make, service_authorizations);
+        store_suite!(@case $make, service_instance_principals_are_never_stored);
     };
     (@case $make:expr, $name:ident) => {
         #[tokio::test]
