@@ -35,6 +35,8 @@ pub enum ApiError {
     Timeout,
     /// A handler panicked (a bug; caught so the connection survives).
     Panic,
+    /// The request body's `Content-Encoding` is not one the server decodes (gzip).
+    UnsupportedEncoding,
 }
 
 impl From<ServiceError> for ApiError {
@@ -159,6 +161,12 @@ impl ApiError {
                 StatusCode::REQUEST_TIMEOUT,
                 "timeout",
                 "the request took too long".to_owned(),
+            ),
+            Self::UnsupportedEncoding => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_content_encoding",
+                "the request body's Content-Encoding is not supported (send identity or gzip)"
+                    .to_owned(),
             ),
             Self::Panic => (
                 StatusCode::INTERNAL_SERVER_ERROR,

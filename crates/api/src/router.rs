@@ -5,13 +5,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, TRANSFER_ENCODING};
-use axum::http::{HeaderName, HeaderValue, Version};
+use axum::http::header::{
+    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, TRANSFER_ENCODING,
+};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Version};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -79,6 +82,18 @@ async fn close_after_refused_body(req: Request, next: Next) -> Response {
     response
 }
 
+/// The decompression layer refuses an unknown `Content-Encoding` with a bare 415: give it the
+/// API's error shape.
+async fn unsupported_encoding(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if response.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE
+        && !response.headers().contains_key(CONTENT_TYPE)
+    {
+        return ApiError::UnsupportedEncoding.into_response();
+    }
+    response
+}
+
 async fn no_route() -> ApiError {
     ApiError::NoRoute
 }
@@ -95,6 +110,14 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             post(instances::create).get(instances::list),
         )
         .route("/v1/instances/{id}", get(instances::get))
+        .route(
+            "/v1/instances/{id}/root_key",
+            get(instances::root_key).put(instances::set_root_key),
+        )
+        .route(
+            "/v1/instances/{id}/root_key/reencrypt",
+            post(instances::reencrypt),
+        )
         .route(
             "/v1/iam/principals",
             post(iam::create_principal).get(iam::list_principals),
@@ -125,10 +148,16 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         )
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
-        // Secrets Manager takes payloads of up to 1 MB, in JSON.
-        .merge(crate::sm::routes().layer(DefaultBodyLimit::max(
-            limits.max_body_bytes.max(SM_MIN_BODY_BYTES),
-        )))
+        // Secrets Manager takes payloads of up to 1 MB, in JSON, and IBM's SDK may gzip its
+        // request bodies (the body limit applies to the decompressed bytes).
+        .merge(
+            crate::sm::routes()
+                .layer(DefaultBodyLimit::max(
+                    limits.max_body_bytes.max(SM_MIN_BODY_BYTES),
+                ))
+                .layer(RequestDecompressionLayer::new())
+                .layer(middleware::from_fn(unsupported_encoding)),
+        )
         .merge(
             crate::kp::routes().route_layer(middleware::from_fn_with_state(
                 state.clone(),

@@ -1,6 +1,6 @@
 //! Client commands: instances and health.
 
-use arca_proto::instance::{Instance, ServiceKind};
+use arca_proto::instance::{Instance, RootKeyStatus, ServiceKind};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::{ConnectArgs, Format, print_json, say};
@@ -13,6 +13,33 @@ pub(crate) enum InstanceCommand {
     List(ConnectArgs),
     /// Shows one instance.
     Get(GetArgs),
+    /// Shows a secrets instance's root key and the progress of moving its data keys to it.
+    RootKey(GetArgs),
+    /// Sets a secrets instance's root key to a customer root key (or back to provider-managed)
+    /// and re-encrypts its data keys, showing progress.
+    RootKeySet(RootKeySetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RootKeySetArgs {
+    /// Secrets instance id.
+    id: String,
+    /// CRN of a root key of a key-service instance of your account (authorize the secrets
+    /// instance on it first: `arca iam authorization-create ... --role Reader`).
+    #[arg(
+        long,
+        conflicts_with = "provider_managed",
+        required_unless_present = "provider_managed"
+    )]
+    crn: Option<String>,
+    /// Go back to the provider-managed instance key.
+    #[arg(long)]
+    provider_managed: bool,
+    /// Return at once instead of re-encrypting now (the server's background jobs finish it).
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -58,8 +85,93 @@ fn table(instances: &[Instance]) {
     }
 }
 
+fn root_key_line(s: &RootKeyStatus) -> String {
+    format!(
+        "root key: {}; data keys: {} of {} under it",
+        s.root_key_crn
+            .as_deref()
+            .unwrap_or("provider-managed (instance key)"),
+        s.data_keys_total - s.data_keys_pending,
+        s.data_keys_total
+    )
+}
+
+/// Drives re-encryption batch by batch until every data key is under the root key, showing
+/// progress on stderr. Resumable: running it again continues where it stopped.
+async fn reencrypt_all(
+    client: &arca_client::Client,
+    id: &str,
+    quiet: bool,
+) -> anyhow::Result<RootKeyStatus> {
+    let mut status = client.root_key_status(id).await?;
+    let mut stalled = 0;
+    while status.data_keys_pending > 0 {
+        let before = status.data_keys_pending;
+        status = client.reencrypt(id).await?;
+        if !quiet {
+            let done = status.data_keys_total - status.data_keys_pending;
+            let pct = if status.data_keys_total > 0 {
+                done * 100 / status.data_keys_total
+            } else {
+                100
+            };
+            let filled = usize::try_from(pct / 5).unwrap_or(0);
+            #[allow(clippy::print_stderr)] // progress, not output
+            {
+                eprint!(
+                    "\rre-encrypting data keys [{}{}] {done}/{} ({pct}%)",
+                    "#".repeat(filled),
+                    ".".repeat(20 - filled.min(20)),
+                    status.data_keys_total
+                );
+            }
+        }
+        stalled = if status.data_keys_pending >= before {
+            stalled + 1
+        } else {
+            0
+        };
+        if stalled >= 3 {
+            anyhow::bail!("re-encryption makes no progress; see the server log");
+        }
+    }
+    if !quiet {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!();
+        }
+    }
+    Ok(status)
+}
+
 pub(crate) async fn run_instance(cmd: InstanceCommand) -> anyhow::Result<()> {
     match cmd {
+        InstanceCommand::RootKey(args) => {
+            let status = args.connect.client()?.root_key_status(&args.id).await?;
+            if args.connect.output == Format::Json {
+                return print_json(&status);
+            }
+            say(&root_key_line(&status));
+            Ok(())
+        }
+        InstanceCommand::RootKeySet(args) => {
+            let client = args.connect.client()?;
+            let crn = if args.provider_managed {
+                None
+            } else {
+                args.crn.as_deref()
+            };
+            let mut status = client.set_root_key(&args.id, crn).await?;
+            let json = args.connect.output == Format::Json;
+            if !args.no_wait {
+                status = reencrypt_all(&client, &args.id, json).await?;
+            }
+            if json {
+                return print_json(&status);
+            }
+            say(&root_key_line(&status));
+            Ok(())
+        }
         InstanceCommand::Create(args) => {
             let service = match args.service {
                 Service::Kms => ServiceKind::Kms,

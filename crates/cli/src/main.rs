@@ -5,6 +5,7 @@ mod iam_cmd;
 mod kp_cmd;
 mod operator;
 mod server_cmd;
+mod sm_cmd;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,10 @@ enum Command {
     /// ARCA_KMS_INSTANCE).
     #[command(subcommand)]
     Kp(kp_cmd::KpCommand),
+    /// The Secrets Manager API: secret groups, secrets, versions, locks, configurations
+    /// (instance from --instance-id or ARCA_SM_INSTANCE).
+    #[command(subcommand)]
+    Sm(sm_cmd::SmCommand),
 }
 
 /// How to reach a server.
@@ -124,6 +129,7 @@ fn main() -> std::process::ExitCode {
             Command::Health(connect) => client_cmd::health(&connect).await,
             Command::Kp(cmd) => kp_cmd::run(cmd).await,
             Command::Iam(cmd) => iam_cmd::run(cmd).await,
+            Command::Sm(cmd) => sm_cmd::run(cmd).await,
         }
     });
     match result {

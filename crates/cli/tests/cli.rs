@@ -751,3 +751,351 @@ fn iam_service_to_service_authorizations_through_the_cli() {
     );
     server.terminate();
 }
+
+#[test]
+fn sm_secrets_versions_and_locks_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let instance = info["secrets_manager_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+    let args = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["sm".to_owned()];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        all.extend(["--instance".to_owned(), instance.clone()]);
+        all
+    };
+    let sm = |a: &[&str]| {
+        let all = args(a);
+        admin.json(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run = |a: &[&str]| {
+        let all = args(a);
+        admin.run(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let stdout = |out: &Output| {
+        assert!(out.status.success(), "{}", stderr(out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // A group, shown in the table.
+    let group = sm(&["secret-group-create", "team-a", "--description", "Team A"]);
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(group["name"], "team-a");
+    let groups = stdout(&run(&["secret-groups"]));
+    assert!(
+        groups.starts_with("ID") && groups.contains("team-a"),
+        "{groups}"
+    );
+
+    // An arbitrary secret from a file, in the group (given by name), a kv secret and a
+    // username_password secret.
+    let payload = "line one\nline two: the arbitrary payload\n";
+    let payload_file = dir.path().join("payload.txt");
+    std::fs::write(&payload_file, payload).unwrap();
+    let arb = sm(&[
+        "secret-create",
+        "--type",
+        "arbitrary",
+        "--name",
+        "cli-arbitrary",
+        "--group",
+        "team-a",
+        "--labels",
+        "dev,blue",
+        "--description",
+        "from a file",
+        "--payload-file",
+        payload_file.to_str().unwrap(),
+    ]);
+    let arb_id = arb["id"].as_str().unwrap().to_owned();
+    assert_eq!(arb["secret_group_id"], Value::String(group_id.clone()));
+    assert_eq!(arb["payload"], payload);
+    assert_eq!(arb["labels"], serde_json::json!(["dev", "blue"]));
+    let kv_data = serde_json::json!({"user": "svc", "nested": {"port": 5432}});
+    let kv = sm(&[
+        "secret-create",
+        "--type",
+        "kv",
+        "--name",
+        "cli-kv",
+        "--data",
+        &kv_data.to_string(),
+        "--custom-metadata",
+        r#"{"owner":"ops"}"#,
+    ]);
+    let kv_id = kv["id"].as_str().unwrap().to_owned();
+    assert_eq!(kv["secret_group_id"], "default");
+    let up = sm(&[
+        "secret-create",
+        "--type",
+        "username_password",
+        "--name",
+        "cli-login",
+        "--username",
+        "alice",
+        "--password",
+        "first-password-1",
+    ]);
+    let up_id = up["id"].as_str().unwrap().to_owned();
+
+    // Listing: JSON (metadata only, filters, --limit) and the table (no data in it).
+    let all = sm(&["secrets"]);
+    assert_eq!(all["total_count"], 3);
+    let listed = all["secrets"].as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .all(|s| s.get("payload").is_none() && s.get("data").is_none())
+    );
+    assert_eq!(
+        sm(&["secrets", "--types", "kv"])["secrets"][0]["id"],
+        Value::String(kv_id.clone())
+    );
+    let by_label = sm(&["secrets", "--labels", "dev,blue", "--groups", "team-a"]);
+    assert_eq!(by_label["total_count"], 1);
+    assert_eq!(by_label["secrets"][0]["id"], Value::String(arb_id.clone()));
+    let limited = sm(&["secrets", "--limit", "2", "--sort", "name"]);
+    assert_eq!(limited["secrets"].as_array().unwrap().len(), 2);
+    assert_eq!(limited["total_count"], 3);
+    assert_eq!(limited["secrets"][0]["name"], "cli-arbitrary");
+    let table = stdout(&run(&["secrets"]));
+    assert!(table.starts_with("ID"), "{table}");
+    for id in [&arb_id, &kv_id, &up_id] {
+        assert!(table.contains(id.as_str()), "{table}");
+    }
+    assert!(table.contains("3 secret(s)"), "{table}");
+    assert!(!table.contains("line one") && !table.contains("first-password-1"));
+
+    // Reading back: JSON carries the data; the table only with --show-data.
+    assert_eq!(sm(&["secret", &arb_id])["payload"], payload);
+    assert_eq!(sm(&["secret", &kv_id])["data"], kv_data);
+    let login = sm(&["secret", &up_id]);
+    assert_eq!(
+        (&login["username"], &login["password"]),
+        (&Value::from("alice"), &Value::from("first-password-1"))
+    );
+    let shown = stdout(&run(&["secret", &arb_id]));
+    assert!(
+        shown.contains("cli-arbitrary") && !shown.contains("line one"),
+        "{shown}"
+    );
+    let shown = stdout(&run(&["secret", &arb_id, "--show-data"]));
+    assert!(shown.contains("line two: the arbitrary payload"), "{shown}");
+    assert!(sm(&["secret-metadata", &kv_id]).get("data").is_none());
+    let by_name = sm(&[
+        "secret-by-name",
+        "--group",
+        "team-a",
+        "--type",
+        "arbitrary",
+        "cli-arbitrary",
+    ]);
+    assert_eq!(by_name["id"], Value::String(arb_id.clone()));
+    let updated = sm(&[
+        "secret-update",
+        &kv_id,
+        "--name",
+        "cli-kv-2",
+        "--labels",
+        "xy",
+    ]);
+    assert_eq!(updated["name"], "cli-kv-2");
+    assert_eq!(updated["labels"], serde_json::json!(["xy"]));
+
+    // Rotation: new versions; `previous` keeps the old data.
+    let v2 = sm(&[
+        "secret-version-create",
+        &arb_id,
+        "--payload",
+        "second payload",
+    ]);
+    assert_eq!(v2["alias"], "current");
+    assert_eq!(sm(&["secret", &arb_id])["payload"], "second payload");
+    assert_eq!(
+        sm(&["secret-version", &arb_id, "previous"])["payload"],
+        payload
+    );
+    assert_eq!(
+        sm(&["secret-versions", &arb_id])["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let rotated = sm(&["secret-version-create", &up_id]);
+    assert_eq!(rotated["username"], "alice");
+    assert_ne!(rotated["password"], "first-password-1");
+    assert_eq!(
+        sm(&["secret-version", &up_id, "previous"])["password"],
+        "first-password-1"
+    );
+    let kv2 = sm(&[
+        "secret-version-create",
+        &kv_id,
+        "--data",
+        r#"{"user":"svc2"}"#,
+    ]);
+    assert_eq!(kv2["data"]["user"], "svc2");
+
+    // Locks: a locked secret cannot be deleted (412, exit code 1); unlock, then delete.
+    let locked = sm(&[
+        "secret-locks-create",
+        &arb_id,
+        "--lock",
+        "keep:held by the CLI test",
+        "--lock",
+        "audit",
+    ]);
+    let names: Vec<&str> = locked["versions"][0]["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"keep") && names.contains(&"audit"),
+        "{locked}"
+    );
+    let locks = sm(&["secret-locks", &arb_id]);
+    assert_eq!(locks["total_count"], 2);
+    let keep = locks["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "keep")
+        .unwrap();
+    assert_eq!(keep["description"], "held by the CLI test");
+    let instance_locks = stdout(&run(&["instance-locks"]));
+    assert!(instance_locks.contains(&arb_id), "{instance_locks}");
+    let refused = run(&["secret-delete", &arb_id]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("412") && stderr(&refused).contains("locked"),
+        "{}",
+        stderr(&refused)
+    );
+    let unlocked = sm(&["secret-locks-delete", &arb_id, "--name", "keep,audit"]);
+    assert_eq!(unlocked["secret_id"], Value::String(arb_id.clone()));
+    assert_eq!(sm(&["secret-locks", &arb_id])["total_count"], 0);
+    assert_eq!(sm(&["secret-delete", &arb_id])["result"], "deleted");
+    let gone = run(&["secret", &arb_id]);
+    assert!(!gone.status.success());
+    assert!(stderr(&gone).contains("404"), "{}", stderr(&gone));
+    assert_eq!(sm(&["secret-group-delete", &group_id])["result"], "deleted");
+
+    // Bad input fails cleanly, before any request, naming the flag and never echoing the data.
+    let bad = run(&[
+        "secret-create",
+        "--type",
+        "kv",
+        "--name",
+        "bad",
+        "--data",
+        "{\"not-shown\": oops",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    let said = stderr(&bad);
+    assert!(said.contains("--data is not valid JSON"), "{said}");
+    assert!(
+        !said.contains("panicked") && !said.contains("oops"),
+        "{said}"
+    );
+    let bad = run(&[
+        "secret-create",
+        "--type",
+        "kv",
+        "--name",
+        "bad",
+        "--data",
+        "[1]",
+    ]);
+    assert!(
+        stderr(&bad).contains("must be a JSON object"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = dir.path().join("missing.txt");
+    let bad = run(&[
+        "secret-create",
+        "--type",
+        "arbitrary",
+        "--name",
+        "bad",
+        "--payload-file",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("cannot read --payload-file"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = run(&[
+        "secret-create",
+        "--type",
+        "kv",
+        "--name",
+        "bad",
+        "--payload",
+        "x",
+    ]);
+    assert!(
+        stderr(&bad).contains("does not apply to kv"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = run(&["configuration-create", "--json", "{oops"]);
+    assert!(
+        stderr(&bad).contains("--json is not valid JSON"),
+        "{}",
+        stderr(&bad)
+    );
+    assert_eq!(
+        sm(&["secrets"])["total_count"],
+        2,
+        "nothing bad was created"
+    );
+
+    // Notifications registration, and the instance from ARCA_SM_INSTANCE.
+    let crn = "crn:v1:bluemix:public:event-notifications:local:a/x:y::";
+    let reg = sm(&[
+        "notifications-register",
+        "--crn",
+        crn,
+        "--source-name",
+        "arca",
+    ]);
+    assert_eq!(reg["event_notifications_instance_crn"], crn);
+    assert_eq!(
+        sm(&["notifications"])["event_notifications_instance_crn"],
+        crn
+    );
+    sm(&["notifications-delete"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_arca"))
+        .args(["sm", "secrets", "-o", "json"])
+        .env("ARCA_URL", &server.url)
+        .env("ARCA_CACERT", &ca)
+        .env("ARCA_API_KEY", &api_key)
+        .env("ARCA_SM_INSTANCE", &instance)
+        .output()
+        .unwrap();
+    assert_eq!(json(&out)["total_count"], 2);
+    server.terminate();
+}

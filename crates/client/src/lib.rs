@@ -8,7 +8,9 @@ pub mod sm;
 
 use arca_proto::ErrorBody;
 use arca_proto::health::Health;
-use arca_proto::instance::{CreateInstanceRequest, Instance, InstanceList, ServiceKind};
+use arca_proto::instance::{
+    CreateInstanceRequest, Instance, InstanceList, RootKeyStatus, ServiceKind, SetRootKeyRequest,
+};
 use arca_proto::sys::{InitRequest, InitResponse, SealStatus, UnsealRequest};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -316,5 +318,39 @@ impl Client {
     pub async fn get_instance(&self, id: &str) -> Result<Instance, ClientError> {
         let url = self.url_with_segment("/v1/instances/", id)?;
         self.send_url(Method::GET, url, None::<&()>).await
+    }
+
+    /// `/v1/instances/<id>/<tail...>`, every segment percent-encoded.
+    fn instance_url(&self, id: &str, tail: &[&str]) -> Result<url::Url, ClientError> {
+        let mut url = self.url_with_segment("/v1/instances/", id)?;
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Config("base URL cannot have paths".into()))?
+            .extend(tail);
+        Ok(url)
+    }
+
+    /// The root key of a secrets instance and the progress of moving data keys to it.
+    pub async fn root_key_status(&self, id: &str) -> Result<RootKeyStatus, ClientError> {
+        let url = self.instance_url(id, &["root_key"])?;
+        self.send_url(Method::GET, url, None::<&()>).await
+    }
+
+    /// Sets (`Some(crn)`) or removes (`None`) the customer root key of a secrets instance.
+    pub async fn set_root_key(
+        &self,
+        id: &str,
+        root_key_crn: Option<&str>,
+    ) -> Result<RootKeyStatus, ClientError> {
+        let url = self.instance_url(id, &["root_key"])?;
+        let body = SetRootKeyRequest {
+            root_key_crn: root_key_crn.map(str::to_owned),
+        };
+        self.send_url(Method::PUT, url, Some(&body)).await
+    }
+
+    /// Moves one batch of a secrets instance's data keys to its root key.
+    pub async fn reencrypt(&self, id: &str) -> Result<RootKeyStatus, ClientError> {
+        let url = self.instance_url(id, &["root_key", "reencrypt"])?;
+        self.send_url(Method::POST, url, None::<&()>).await
     }
 }

@@ -57,3 +57,25 @@ pub struct InstanceList {
     /// The instances of the caller's account.
     pub instances: Vec<Instance>,
 }
+
+/// Body of `PUT /v1/instances/{id}/root_key`: the customer root key of a secrets instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SetRootKeyRequest {
+    /// The CRN of a root key of a key-service instance of the account; `null` goes back to the
+    /// provider-managed instance key.
+    pub root_key_crn: Option<String>,
+}
+
+/// A secrets instance's root key and the progress of moving its data keys to it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RootKeyStatus {
+    /// The customer root key's CRN (`null`: provider-managed).
+    pub root_key_crn: Option<String>,
+    /// Whether the instance key (provider-managed) is the root.
+    pub provider_managed: bool,
+    /// Data keys of versions (and configurations) that hold data.
+    pub data_keys_total: i64,
+    /// Those still wrapped by a former root key.
+    pub data_keys_pending: i64,
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arca_services::KeyService;
+use arca_services::secrets::SecretsService;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -88,6 +89,7 @@ pub(crate) async fn serve(
     let (stop, stopped) = watch::channel(false);
     let jobs = tokio::spawn(run_jobs(
         assembled.arca.keys.clone(),
+        assembled.arca.secrets.clone(),
         jobs_interval,
         stopped.clone(),
     ));
@@ -102,9 +104,14 @@ pub(crate) async fn serve(
     })
 }
 
-/// The key lifecycle jobs, every `period` until shutdown (the first pass one period after start;
-/// a pass in progress finishes before shutdown goes on).
-async fn run_jobs(keys: KeyService, period: Duration, mut stopped: watch::Receiver<bool>) {
+/// The key and secret lifecycle jobs, every `period` until shutdown (the first pass one period
+/// after start; a pass in progress finishes before shutdown goes on).
+async fn run_jobs(
+    keys: KeyService,
+    secrets: SecretsService,
+    period: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -112,6 +119,9 @@ async fn run_jobs(keys: KeyService, period: Duration, mut stopped: watch::Receiv
             _ = ticks.tick() => {
                 if let Err(e) = keys.run_due_work_now().await {
                     tracing::warn!(error = %e, "key lifecycle jobs failed");
+                }
+                if let Err(e) = secrets.run_due_work_now().await {
+                    tracing::warn!(error = %e, "secret lifecycle jobs failed");
                 }
             }
             _ = stopped.changed() => return,

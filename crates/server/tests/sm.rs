@@ -181,8 +181,9 @@ async fn secrets_of_every_stored_type_round_trip() {
 
     // No secret data in clear in the database files.
     server.shutdown().await;
+    assert!(dir.path().join("dev").join("arca.db").exists());
     for file in ["arca.db", "arca.db-wal"] {
-        let path = dir.path().join(file);
+        let path = dir.path().join("dev").join(file);
         if let Ok(bytes) = std::fs::read(&path) {
             for needle in [
                 "the arbitrary payload".as_bytes(),

@@ -166,6 +166,17 @@ impl InstanceService {
         principal: &Principal,
         id: &str,
     ) -> ServiceResult<Arc<Instance>> {
+        let instance = self.lookup(id).await?;
+        if instance.account_id == principal.account_id {
+            Ok(instance)
+        } else {
+            Err(ServiceError::NotFound("instance"))
+        }
+    }
+
+    /// An instance by id, whatever the account: for in-process callers that act for an
+    /// instance already authorized (never for a request's own lookup).
+    pub(crate) async fn lookup(&self, id: &str) -> ServiceResult<Arc<Instance>> {
         if !ids::is_uuid(id) {
             return Err(ServiceError::NotFound("instance"));
         }
@@ -185,11 +196,7 @@ impl InstanceService {
                 instance
             }
         };
-        if instance.account_id == principal.account_id {
-            Ok(instance)
-        } else {
-            Err(ServiceError::NotFound("instance"))
-        }
+        Ok(instance)
     }
 
     /// The instance key in clear, for services that derive their keys from it (the secrets

@@ -121,6 +121,13 @@ impl Arca {
             import_tokens.clone(),
             settings.key_windows,
         );
+        let registrations = registrations::RegistrationService::new(
+            store.clone(),
+            clock.clone(),
+            instances.clone(),
+            access.clone(),
+            keys.clone(),
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
@@ -145,18 +152,14 @@ impl Arca {
                 keys.clone(),
             ),
             import_tokens,
-            registrations: registrations::RegistrationService::new(
-                store.clone(),
-                clock.clone(),
-                instances.clone(),
-                access.clone(),
-                keys.clone(),
-            ),
+            registrations: registrations.clone(),
             secrets: secrets::SecretsService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
                 access.clone(),
+                keys.clone(),
+                registrations,
                 settings.secrets,
             ),
             iam: iam::IamService::new(

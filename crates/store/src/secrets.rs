@@ -192,6 +192,23 @@ pub struct NotificationRegistrationRecord {
     pub created_at: i64,
 }
 
+/// The customer-managed root key of a secrets instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsRootRecord {
+    /// The secrets instance.
+    pub instance_id: String,
+    /// `kms:<key-service instance>:<key id>`, or `instance` (provider-managed again).
+    pub root_key: String,
+    /// The key's CRN, as the operator gave it.
+    pub root_key_crn: String,
+    /// The key version the data keys were last rewrapped to.
+    pub key_version: String,
+    /// Former root keys still to deregister from, JSON array.
+    pub retired: String,
+    /// Last change.
+    pub updated_at: i64,
+}
+
 /// What deleting a secret did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretDeletion {
@@ -284,12 +301,14 @@ pub trait SecretStore: Send + Sync {
         secret_id: &str,
     ) -> StoreResult<Vec<SecretVersionRecord>>;
 
-    /// The versions of every secret of the instance whose data key is wrapped by a root key other
-    /// than `root_key` (for re-encryption under a new root), at most `limit`.
+    /// The versions with data of every secret of the instance whose data key is wrapped by a
+    /// root key other than `root_key` (for re-encryption under a new root), from `offset`, at
+    /// most `limit`, in a stable order.
     async fn versions_not_under_root(
         &self,
         instance_id: &str,
         root_key: &str,
+        offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<SecretVersionRecord>>;
 
@@ -297,6 +316,34 @@ pub trait SecretStore: Send + Sync {
     async fn rewrap_secret_version(
         &self,
         version: &SecretVersionRecord,
+        old_root: &str,
+    ) -> StoreResult<bool>;
+
+    /// How many versions of the instance hold data, and how many of those have their data key
+    /// wrapped by a root key other than `root_key`.
+    async fn secret_version_counts(
+        &self,
+        instance_id: &str,
+        root_key: &str,
+    ) -> StoreResult<(i64, i64)>;
+
+    /// The customer-managed root key of a secrets instance (`None`: provider-managed).
+    async fn get_secrets_root(&self, instance_id: &str) -> StoreResult<Option<SecretsRootRecord>>;
+
+    /// Sets (`Some`) or removes (`None`) the customer-managed root key of `instance_id`.
+    async fn put_secrets_root(
+        &self,
+        instance_id: &str,
+        root: Option<&SecretsRootRecord>,
+    ) -> StoreResult<()>;
+
+    /// Every customer-managed root key (for the background work that follows them).
+    async fn list_secrets_roots(&self) -> StoreResult<Vec<SecretsRootRecord>>;
+
+    /// Replaces the wrapped data key of a configuration, if it is still wrapped by `old_root`.
+    async fn rewrap_secrets_config(
+        &self,
+        config: &SecretsConfigRecord,
         old_root: &str,
     ) -> StoreResult<bool>;
 

@@ -1,6 +1,8 @@
 //! Service instances: `/v1/instances`.
 
-use arca_proto::instance::{self as wire, CreateInstanceRequest, InstanceList};
+use arca_proto::instance::{
+    self as wire, CreateInstanceRequest, InstanceList, RootKeyStatus, SetRootKeyRequest,
+};
 use arca_services::{Instance, ServiceKind};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -64,4 +66,49 @@ pub(crate) async fn get(
 ) -> Result<Json<wire::Instance>, ApiError> {
     let Path(id) = path?;
     Ok(Json(to_wire(state.arca.instances.get(&caller, &id).await?)))
+}
+
+fn root_status(s: arca_services::secrets::RootKeyStatus) -> RootKeyStatus {
+    RootKeyStatus {
+        provider_managed: s.root_key_crn.is_none(),
+        root_key_crn: s.root_key_crn,
+        data_keys_total: s.total,
+        data_keys_pending: s.pending,
+    }
+}
+
+/// `GET /v1/instances/{id}/root_key` (secrets instances).
+pub(crate) async fn root_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RootKeyStatus>, ApiError> {
+    let status = state.arca.secrets.root_key_status(&caller, &id).await?;
+    Ok(Json(root_status(status)))
+}
+
+/// `PUT /v1/instances/{id}/root_key`: sets or removes the customer root key.
+pub(crate) async fn set_root_key(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SetRootKeyRequest>,
+) -> Result<Json<RootKeyStatus>, ApiError> {
+    let status = state
+        .arca
+        .secrets
+        .set_root_key(&caller, &id, req.root_key_crn.as_deref())
+        .await?;
+    Ok(Json(root_status(status)))
+}
+
+/// `POST /v1/instances/{id}/root_key/reencrypt`: moves one batch of data keys to the root key
+/// now (the background jobs do it too) and returns the progress.
+pub(crate) async fn reencrypt(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RootKeyStatus>, ApiError> {
+    let status = state.arca.secrets.reencrypt(&caller, &id).await?;
+    Ok(Json(root_status(status)))
 }

@@ -100,6 +100,12 @@ fn spec(config_type: &str) -> Option<&'static ConfigSpec> {
     SPECS.iter().find(|s| s.config_type == config_type)
 }
 
+/// Whether `config_type` belongs to the private CA (root, intermediate, template), whose
+/// configurations [`super::ca`] manages.
+pub(crate) fn is_private_ca(config_type: &str) -> bool {
+    [ROOT_CA, INTERMEDIATE_CA, TEMPLATE].contains(&config_type)
+}
+
 /// A configuration as callers see it.
 #[derive(Clone)]
 pub struct ConfigView {
@@ -119,7 +125,7 @@ impl std::fmt::Debug for ConfigView {
     }
 }
 
-fn config_context(name: &str) -> String {
+pub(crate) fn config_context(name: &str) -> String {
     format!("config/{name}")
 }
 
@@ -151,21 +157,32 @@ impl SecretsService {
         &self,
         record: &SecretsConfigRecord,
     ) -> ServiceResult<Map<String, Value>> {
-        match (&record.sealed, &record.wrapped_dek) {
-            (Some(sealed), Some(dek)) => {
-                let plain = self
-                    .sealer
-                    .open(
-                        &record.instance_id,
-                        &config_context(&record.name),
-                        sealed,
-                        dek,
-                        &record.root_key,
-                    )
-                    .await?;
+        match self.open_config_bytes(record).await? {
+            Some(plain) => {
                 serde_json::from_slice(&plain).map_err(|e| ServiceError::Internal(Box::new(e)))
             }
-            _ => Ok(Map::new()),
+            None => Ok(Map::new()),
+        }
+    }
+
+    /// Opens a configuration's sealed part as bytes (`None` when it has none).
+    pub(crate) async fn open_config_bytes(
+        &self,
+        record: &SecretsConfigRecord,
+    ) -> ServiceResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        match (&record.sealed, &record.wrapped_dek) {
+            (Some(sealed), Some(dek)) => self
+                .sealer
+                .open(
+                    &record.instance_id,
+                    &config_context(&record.name),
+                    sealed,
+                    dek,
+                    &record.root_key,
+                )
+                .await
+                .map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -176,16 +193,28 @@ impl SecretsService {
         secret_fields: &Map<String, Value>,
     ) -> ServiceResult<()> {
         if secret_fields.is_empty() {
-            record.sealed = None;
-            record.wrapped_dek = None;
-            return Ok(());
+            return self.seal_config_bytes(record, None).await;
         }
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(secret_fields).map_err(|e| ServiceError::Internal(Box::new(e)))?,
         );
+        self.seal_config_bytes(record, Some(&plain)).await
+    }
+
+    /// Seals `plain` as `record`'s sealed part (`None` clears it).
+    pub(crate) async fn seal_config_bytes(
+        &self,
+        record: &mut SecretsConfigRecord,
+        plain: Option<&[u8]>,
+    ) -> ServiceResult<()> {
+        let Some(plain) = plain else {
+            record.sealed = None;
+            record.wrapped_dek = None;
+            return Ok(());
+        };
         let sealed = self
             .sealer
-            .seal(&record.instance_id, &config_context(&record.name), &plain)
+            .seal(&record.instance_id, &config_context(&record.name), plain)
             .await?;
         record.sealed = Some(sealed.payload);
         record.wrapped_dek = Some(sealed.wrapped_dek);
@@ -229,7 +258,7 @@ impl SecretsService {
                 "a configuration with this name already exists",
             ));
         }
-        if [ROOT_CA, INTERMEDIATE_CA, TEMPLATE].contains(&config_type.as_str()) {
+        if is_private_ca(&config_type) {
             return self
                 .create_ca_config(principal, instance_id, &config_type, name, proto, &existing)
                 .await;
@@ -280,7 +309,13 @@ impl SecretsService {
             .list_secrets_configs(instance_id)
             .await?
             .into_iter()
-            .map(|r| self.config_view(r, None))
+            .map(|r| {
+                if is_private_ca(&r.config_type) {
+                    self.ca_view_with(r, None)
+                } else {
+                    self.config_view(r, None)
+                }
+            })
             .collect()
     }
 
@@ -296,6 +331,9 @@ impl SecretsService {
             .await?;
         let record = self.config_record(instance_id, name).await?;
         check_type(&record, accept_type)?;
+        if is_private_ca(&record.config_type) {
+            return self.ca_view(record).await;
+        }
         let secret_fields = self.open_config(&record).await?;
         let secret_fields = public_secret_fields(&record.config_type, secret_fields);
         self.config_view(record, Some(secret_fields))
@@ -316,10 +354,10 @@ impl SecretsService {
         self.retrying(|| async move {
             let mut record = self.config_record(instance_id, name).await?;
             check_type(&record, accept_type)?;
-            let patchable: &[&str] = match spec(&record.config_type) {
-                Some(s) => s.patchable,
-                None => super::ca::PATCHABLE,
-            };
+            if is_private_ca(&record.config_type) {
+                return self.update_ca_config(record, patch).await;
+            }
+            let patchable: &[&str] = spec(&record.config_type).map_or(&[], |s| s.patchable);
             let mut fields: Map<String, Value> = from_doc(&record.metadata)?;
             let mut secret_fields = self.open_config(&record).await?;
             let secret_names: &[&str] = spec(&record.config_type).map_or(&[], |s| s.secret);

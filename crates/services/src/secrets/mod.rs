@@ -8,11 +8,13 @@ mod ca;
 mod certs;
 mod configs;
 mod groups;
+mod jobs;
 mod locks;
 pub mod model;
 mod notifications;
 pub mod password;
 pub mod query;
+mod root_keys;
 mod sealing;
 mod secret_ops;
 mod versions;
@@ -28,14 +30,18 @@ use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::instances::{Instance, InstanceService, ServiceKind};
+use crate::keys::KeyService;
+use crate::registrations::RegistrationService;
 use crate::{ServiceError, ServiceResult};
 
 pub use configs::{ConfigView, ConfigurationPrototype};
 pub use groups::DEFAULT_GROUP;
+pub use jobs::SecretsDueWork;
 pub use locks::{LockMode, LockView, NewLock, SecretLocksView, VersionLocks};
 pub use model::{SecretMeta, SecretState, SecretType, VersionMeta};
 pub use notifications::NotificationRegistration;
 pub use query::SecretFilter;
+pub use root_keys::RootKeyStatus;
 pub use secret_ops::{MetadataPatch, SecretPrototype};
 pub use versions::VersionPrototype;
 
@@ -112,6 +118,8 @@ pub struct SecretsService {
     clock: Arc<dyn Clock>,
     instances: InstanceService,
     access: AccessService,
+    keys: KeyService,
+    registrations: RegistrationService,
     sealer: Sealer,
     settings: SecretsSettings,
 }
@@ -126,14 +134,18 @@ impl SecretsService {
         clock: Arc<dyn Clock>,
         instances: InstanceService,
         access: AccessService,
+        keys: KeyService,
+        registrations: RegistrationService,
         settings: SecretsSettings,
     ) -> Self {
         Self {
-            sealer: Sealer::new(instances.clone()),
+            sealer: Sealer::new(store.clone(), instances.clone(), keys.clone()),
             store,
             clock,
             instances,
             access,
+            keys,
+            registrations,
             settings,
         }
     }

@@ -87,6 +87,9 @@ pub struct DataFields {
     pub exclude_cn_from_sans: Option<bool>,
     /// private_cert: validity.
     pub ttl: Option<String>,
+    /// imported_cert: a CSR to generate (not supported; named so that it is refused, not
+    /// ignored).
+    pub managed_csr: Option<Value>,
 }
 
 impl std::fmt::Debug for DataFields {
@@ -321,6 +324,10 @@ impl SecretsService {
             .secret_group_id
             .unwrap_or_else(|| DEFAULT_GROUP.to_owned());
         self.require_group(instance_id, &group_id).await?;
+        if t == SecretType::PrivateCert {
+            self.check_template_group(instance_id, &proto.data, &group_id)
+                .await?;
+        }
         let now = self.now();
         let expiration = match proto.expiration_date {
             Some(_) if !t.takes_expiration() => {

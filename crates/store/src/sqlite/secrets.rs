@@ -8,6 +8,7 @@ use super::{SqliteStore, db};
 use crate::secrets::{
     NotificationRegistrationRecord, SecretChange, SecretDeletion, SecretGroupRecord,
     SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord, SecretsConfigRecord,
+    SecretsRootRecord,
 };
 use crate::{StoreError, StoreResult};
 
@@ -137,6 +138,17 @@ fn registration_from_row(r: &SqliteRow) -> StoreResult<NotificationRegistrationR
         source_description: r.try_get(3).map_err(db)?,
         created_by: r.try_get(4).map_err(db)?,
         created_at: r.try_get(5).map_err(db)?,
+    })
+}
+
+fn root_from_row(r: &SqliteRow) -> StoreResult<SecretsRootRecord> {
+    Ok(SecretsRootRecord {
+        instance_id: r.try_get(0).map_err(db)?,
+        root_key: r.try_get(1).map_err(db)?,
+        root_key_crn: r.try_get(2).map_err(db)?,
+        key_version: r.try_get(3).map_err(db)?,
+        retired: r.try_get(4).map_err(db)?,
+        updated_at: r.try_get(5).map_err(db)?,
     })
 }
 
@@ -542,17 +554,19 @@ impl SecretStore for SqliteStore {
         &self,
         instance_id: &str,
         root_key: &str,
+        offset: i64,
         limit: i64,
     ) -> StoreResult<Vec<SecretVersionRecord>> {
         sqlx::query(concat!(
             "SELECT ",
             version_columns!(),
             " FROM sm_secret_versions WHERE instance_id = ? AND root_key <> ? \
-              AND wrapped_dek IS NOT NULL ORDER BY secret_id, serial LIMIT ?"
+              AND wrapped_dek IS NOT NULL ORDER BY secret_id, serial LIMIT ? OFFSET ?"
         ))
         .bind(instance_id)
         .bind(root_key)
         .bind(limit)
+        .bind(offset)
         .fetch_all(&self.reader)
         .await
         .map_err(db)?
@@ -576,6 +590,104 @@ impl SecretStore for SqliteStore {
         .bind(&v.instance_id)
         .bind(&v.secret_id)
         .bind(&v.id)
+        .bind(old_root)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn secret_version_counts(
+        &self,
+        instance_id: &str,
+        root_key: &str,
+    ) -> StoreResult<(i64, i64)> {
+        sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN root_key <> ? THEN 1 ELSE 0 END), 0) \
+             FROM sm_secret_versions WHERE instance_id = ? AND wrapped_dek IS NOT NULL",
+        )
+        .bind(root_key)
+        .bind(instance_id)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)
+    }
+
+    async fn get_secrets_root(&self, instance_id: &str) -> StoreResult<Option<SecretsRootRecord>> {
+        sqlx::query(
+            "SELECT instance_id, root_key, root_key_crn, key_version, retired, updated_at \
+             FROM sm_instance_roots WHERE instance_id = ?",
+        )
+        .bind(instance_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(root_from_row)
+        .transpose()
+    }
+
+    async fn put_secrets_root(
+        &self,
+        instance_id: &str,
+        root: Option<&SecretsRootRecord>,
+    ) -> StoreResult<()> {
+        match root {
+            None => {
+                sqlx::query("DELETE FROM sm_instance_roots WHERE instance_id = ?")
+                    .bind(instance_id)
+                    .execute(&self.writer)
+                    .await
+                    .map_err(db)?;
+            }
+            Some(r) => {
+                sqlx::query(
+                    "INSERT INTO sm_instance_roots (instance_id, root_key, root_key_crn, \
+                     key_version, retired, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (instance_id) DO UPDATE SET root_key = excluded.root_key, \
+                     root_key_crn = excluded.root_key_crn, key_version = excluded.key_version, \
+                     retired = excluded.retired, updated_at = excluded.updated_at",
+                )
+                .bind(instance_id)
+                .bind(&r.root_key)
+                .bind(&r.root_key_crn)
+                .bind(&r.key_version)
+                .bind(&r.retired)
+                .bind(r.updated_at)
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_secrets_roots(&self) -> StoreResult<Vec<SecretsRootRecord>> {
+        sqlx::query(
+            "SELECT instance_id, root_key, root_key_crn, key_version, retired, updated_at \
+             FROM sm_instance_roots ORDER BY instance_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(root_from_row)
+        .collect()
+    }
+
+    async fn rewrap_secrets_config(
+        &self,
+        c: &SecretsConfigRecord,
+        old_root: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE sm_configurations SET wrapped_dek = ?, root_key = ? \
+             WHERE instance_id = ? AND name = ? AND root_key = ? AND wrapped_dek IS NOT NULL",
+        )
+        .bind(&c.wrapped_dek)
+        .bind(&c.root_key)
+        .bind(&c.instance_id)
+        .bind(&c.name)
         .bind(old_root)
         .execute(&self.writer)
         .await

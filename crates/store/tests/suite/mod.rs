@@ -4,6 +4,7 @@
 mod secrets;
 pub(crate) use secrets::{
     notification_registrations, secret_groups, secret_locks, secrets_and_versions, secrets_configs,
+    secrets_roots,
 };
 
 use arca_store::{
@@ -998,6 +999,7 @@ macro_rules! store_suite {
         store_suite!(@case $make, secret_locks);
         store_suite!(@case $make, secrets_configs);
         store_suite!(@case $make, notification_registrations);
+        store_suite!(@case $make, secrets_roots);
         store_suite!(@case $make, service_authorizations);
         store_suite!(@case $make, service_instance_principals_are_never_stored);
     };

@@ -2,7 +2,7 @@
 
 use arca_store::secrets::{
     NotificationRegistrationRecord, SecretChange, SecretDeletion, SecretGroupRecord,
-    SecretLockRecord, SecretRecord, SecretVersionRecord, SecretsConfigRecord,
+    SecretLockRecord, SecretRecord, SecretVersionRecord, SecretsConfigRecord, SecretsRootRecord,
 };
 use arca_store::{InstanceRecord, Store, StoreError};
 
@@ -234,14 +234,14 @@ pub(crate) async fn secrets_and_versions(store: &dyn Store) {
     // Root-key bookkeeping.
     assert_eq!(
         store
-            .versions_not_under_root("i1", "instance", 10)
+            .versions_not_under_root("i1", "instance", 0, 10)
             .await
             .unwrap()
             .len(),
         0
     );
     let moved = store
-        .versions_not_under_root("i1", "kms:k", 10)
+        .versions_not_under_root("i1", "kms:k", 0, 10)
         .await
         .unwrap();
     assert_eq!(moved.len(), 2, "only versions with data");
@@ -459,4 +459,43 @@ pub(crate) async fn notification_registrations(store: &dyn Store) {
             .unwrap()
             .is_none()
     );
+}
+
+pub(crate) async fn secrets_roots(store: &dyn Store) {
+    store.initialize(&super::initial_state("a")).await.unwrap();
+    sm_instance(store, "i1").await;
+    assert!(store.get_secrets_root("i1").await.unwrap().is_none());
+    let mut r = SecretsRootRecord {
+        instance_id: "i1".into(),
+        root_key: "kms:k1:key1".into(),
+        root_key_crn: "crn:v1:x".into(),
+        key_version: "v1".into(),
+        retired: "[]".into(),
+        updated_at: 5,
+    };
+    store.put_secrets_root("i1", Some(&r)).await.unwrap();
+    r.key_version = "v2".into();
+    store.put_secrets_root("i1", Some(&r)).await.unwrap();
+    assert_eq!(store.get_secrets_root("i1").await.unwrap(), Some(r.clone()));
+    assert_eq!(store.list_secrets_roots().await.unwrap(), vec![r]);
+    store
+        .create_secret(
+            &secret("i1", "s1", "n", "default"),
+            &version("i1", "s1", "v1", 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.secret_version_counts("i1", "instance").await.unwrap(),
+        (1, 0)
+    );
+    assert_eq!(
+        store
+            .secret_version_counts("i1", "kms:k1:key1")
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    store.put_secrets_root("i1", None).await.unwrap();
+    assert!(store.get_secrets_root("i1").await.unwrap().is_none());
 }
