@@ -80,13 +80,17 @@ fn proto(v: serde_json::Value) -> SecretPrototype {
 async fn expiry_destroys_data_and_keeps_metadata() {
     let w = world().await;
     let s = &w.arca.secrets;
-    let in_a_day = (w.clock.now() + Duration::days(1)).format(&Rfc3339).unwrap();
+    let in_a_day = (w.clock.now() + Duration::days(1))
+        .format(&Rfc3339)
+        .unwrap();
     let doomed = s
         .create_secret(
             &w.admin,
             &w.sm,
-            proto(json!({"secret_type": "arbitrary", "name": "doomed", "payload": "gone soon",
-                          "expiration_date": in_a_day, "labels": ["keep-me"]})),
+            proto(
+                json!({"secret_type": "arbitrary", "name": "doomed", "payload": "gone soon",
+                          "expiration_date": in_a_day, "labels": ["keep-me"]}),
+            ),
         )
         .await
         .unwrap();
@@ -94,8 +98,10 @@ async fn expiry_destroys_data_and_keeps_metadata() {
         .create_secret(
             &w.admin,
             &w.sm,
-            proto(json!({"secret_type": "arbitrary", "name": "locked", "payload": "kept",
-                          "expiration_date": in_a_day})),
+            proto(
+                json!({"secret_type": "arbitrary", "name": "locked", "payload": "kept",
+                          "expiration_date": in_a_day}),
+            ),
         )
         .await
         .unwrap();
@@ -144,8 +150,10 @@ async fn rotation_by_policy() {
         .create_secret(
             &w.admin,
             &w.sm,
-            proto(json!({"secret_type": "username_password", "name": "db", "username": "app",
-                          "rotation": {"auto_rotate": true, "interval": 1, "unit": "day"}})),
+            proto(
+                json!({"secret_type": "username_password", "name": "db", "username": "app",
+                          "rotation": {"auto_rotate": true, "interval": 1, "unit": "day"}}),
+            ),
         )
         .await
         .unwrap();
@@ -214,7 +222,9 @@ async fn back_to_the_provider_managed_root() {
         )
         .await
         .unwrap();
-    s.set_root_key(&w.admin, &w.sm, Some(&key.crn)).await.unwrap();
+    s.set_root_key(&w.admin, &w.sm, Some(&key.crn))
+        .await
+        .unwrap();
     let status = s.reencrypt(&w.admin, &w.sm).await.unwrap();
     assert_eq!(status.pending, 0);
     let status = s.set_root_key(&w.admin, &w.sm, None).await.unwrap();
