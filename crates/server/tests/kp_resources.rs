@@ -11,16 +11,7 @@ use arca_client::kp::{
     InstancePolicyInput, KeyCreateImportAccess, KpClient, NewKey, NewKmipAdapter, RotationPolicy,
     SecureImport,
 };
-use common::{start_dev, within};
-
-fn status_of<T: std::fmt::Debug>(what: &str, r: Result<T, ClientError>) -> u16 {
-    match r {
-        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
-        Err(e) => e
-            .status()
-            .unwrap_or_else(|| panic!("{what}: not an HTTP error: {e:?}")),
-    }
-}
+use common::{start_dev, status_of, within};
 
 async fn root(kp: &KpClient, name: &str) -> String {
     within("create root", kp.create_key(&NewKey::root(name)))

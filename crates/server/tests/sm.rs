@@ -6,27 +6,10 @@
 
 mod common;
 
-use arca_client::ClientError;
 use arca_client::sm::SmClient;
 use axum::http::Method;
-use common::{start_dev, within};
+use common::{message_of, start_dev, status_of, within};
 use serde_json::{Value, json};
-
-fn status_of<T: std::fmt::Debug>(what: &str, r: Result<T, ClientError>) -> u16 {
-    match r {
-        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
-        Err(e) => e
-            .status()
-            .unwrap_or_else(|| panic!("{what}: not an HTTP error: {e:?}")),
-    }
-}
-
-fn message_of<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
-    match r {
-        Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
 
 async fn arbitrary(sm: &SmClient, name: &str, payload: &str) -> Value {
     within(

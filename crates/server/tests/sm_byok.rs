@@ -6,20 +6,10 @@
 
 mod common;
 
-use arca_client::ClientError;
 use arca_client::kp::NewKey;
 use axum::http::Method;
-use common::{start_dev, within};
+use common::{start_dev, status_of, within};
 use serde_json::json;
-
-fn status_of<T: std::fmt::Debug>(what: &str, r: Result<T, ClientError>) -> u16 {
-    match r {
-        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
-        Err(e) => e
-            .status()
-            .unwrap_or_else(|| panic!("{what}: not an HTTP error: {e:?}")),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_root_key_lifecycle() {

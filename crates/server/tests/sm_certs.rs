@@ -15,7 +15,7 @@ use arca_client::ClientError;
 use arca_client::sm::SmClient;
 use arca_pki::{CaParams, CaSigner, KeyType, LeafRequest, Template};
 use axum::http::Method;
-use common::{start_dev, within};
+use common::{message_of, start_dev, status_of, within};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -36,22 +36,6 @@ const REVOKE: &str = "private_cert_action_revoke_certificate";
 #[allow(clippy::disallowed_methods)]
 fn wall_now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
-}
-
-fn status_of<T: std::fmt::Debug>(what: &str, r: Result<T, ClientError>) -> u16 {
-    match r {
-        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
-        Err(e) => e
-            .status()
-            .unwrap_or_else(|| panic!("{what}: not an HTTP error: {e:?}")),
-    }
-}
-
-fn message_of<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
-    match r {
-        Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.to_string(),
-    }
 }
 
 fn s(v: &Value) -> &str {

@@ -7,9 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Page, SmResult, base, body, json, list_param, optional_body, wire};
+use super::{Page, SmResult, base, body, json, list_param, optional_body, present, wire};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
+use arca_services::secrets::query::split_sort;
 
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
@@ -75,10 +76,7 @@ pub(crate) async fn list(
             })
     });
     let sort = q.sort.clone().unwrap_or_default();
-    let (desc, field) = match sort.strip_prefix('-') {
-        Some(f) => (true, f),
-        None => (false, sort.as_str()),
-    };
+    let (desc, field) = split_sort(&sort);
     match field {
         "" => {}
         "name" => configs.sort_by(|a, b| a.record.name.cmp(&b.record.name)),
@@ -94,14 +92,11 @@ pub(crate) async fn list(
         configs.reverse();
     }
     let items = configs.iter().map(wire::config).collect();
-    let filters: Vec<(&str, String)> = [
+    let filters = present([
         ("sort", q.sort),
         ("search", q.search),
         ("secret_types", q.secret_types),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k, v)))
-    .collect();
+    ]);
     json(
         StatusCode::OK,
         page.collection(

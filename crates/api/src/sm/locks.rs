@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Page, SmResult, base, body, json, list_param, wire};
+use super::{Page, SmResult, base, body, json, list_param, present, wire};
 use crate::AppState;
 use crate::extract::Caller;
+use arca_services::secrets::query::split_sort;
 
 #[derive(Deserialize)]
 pub(crate) struct AllQuery {
@@ -81,10 +82,7 @@ pub(crate) async fn list_all(
         })
         .map(wire::secret_locks)
         .collect();
-    let filters: Vec<(&str, String)> = [("search", q.search), ("groups", q.groups)]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
+    let filters = present([("search", q.search), ("groups", q.groups)]);
     json(
         StatusCode::OK,
         page.collection(
@@ -108,10 +106,7 @@ fn lock_page(locks: Vec<LockView>, q: SecretQuery, path: String) -> SmResult {
         })
         .collect();
     let sort = q.sort.clone().unwrap_or_default();
-    let (desc, field) = match sort.strip_prefix('-') {
-        Some(f) => (true, f),
-        None => (false, sort.as_str()),
-    };
+    let (desc, field) = split_sort(&sort);
     match field {
         "" | "name" => locks.sort_by(|a, b| a.record.name.cmp(&b.record.name)),
         "created_at" => locks.sort_by_key(|l| l.record.created_at),
@@ -126,10 +121,7 @@ fn lock_page(locks: Vec<LockView>, q: SecretQuery, path: String) -> SmResult {
         locks.reverse();
     }
     let items = locks.iter().map(wire::lock).collect();
-    let filters: Vec<(&str, String)> = [("sort", q.sort), ("search", q.search)]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
+    let filters = present([("sort", q.sort), ("search", q.search)]);
     json(
         StatusCode::OK,
         page.collection(items, "locks", &path, &filters),

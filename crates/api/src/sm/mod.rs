@@ -55,6 +55,16 @@ pub(crate) fn list_param(v: Option<&str>) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The query parameters that were given, to keep in paging links.
+pub(crate) fn present<const N: usize>(
+    params: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    params
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
 /// A validated page of an in-memory listing.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Page {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Page, SmResult, base, body, json, list_param, optional_body, wire};
+use super::{Page, SmResult, base, body, json, list_param, optional_body, present, wire};
 use crate::extract::Caller;
 use crate::{ApiError, AppState};
 
@@ -88,16 +88,13 @@ pub(crate) async fn list(
         .iter()
         .map(|s| Value::Object(wire::secret_metadata(s)))
         .collect();
-    let filters: Vec<(&str, String)> = [
+    let filters = present([
         ("sort", q.sort),
         ("search", q.search),
         ("groups", q.groups),
         ("secret_types", q.secret_types),
         ("match_all_labels", q.match_all_labels),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k, v)))
-    .collect();
+    ]);
     json(
         StatusCode::OK,
         page.collection(

@@ -399,3 +399,21 @@ fn decode_chunked(mut rest: &[u8]) -> Vec<u8> {
         rest = &rest[size + 2..];
     }
 }
+
+/// The HTTP status of a call that must fail.
+pub(crate) fn status_of<T: std::fmt::Debug>(what: &str, r: Result<T, ClientError>) -> u16 {
+    match r {
+        Ok(v) => panic!("{what}: expected an error, got {v:?}"),
+        Err(e) => e
+            .status()
+            .unwrap_or_else(|| panic!("{what}: not an HTTP error: {e:?}")),
+    }
+}
+
+/// The message of a call that must fail.
+pub(crate) fn message_of<T: std::fmt::Debug>(r: Result<T, ClientError>) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}

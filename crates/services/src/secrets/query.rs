@@ -31,6 +31,14 @@ const SORT_FIELDS: [&str; 7] = [
     "name",
 ];
 
+/// Splits a sort parameter into (descending, field): `-name` is (true, "name").
+pub fn split_sort(sort: &str) -> (bool, &str) {
+    match sort.strip_prefix('-') {
+        Some(f) => (true, f),
+        None => (false, sort),
+    }
+}
+
 impl SecretFilter {
     /// Checks the parameters before any lookup.
     pub fn validate(&self) -> ServiceResult<()> {
@@ -48,7 +56,7 @@ impl SecretFilter {
             SecretType::parse(t)?;
         }
         if let Some(sort) = &self.sort
-            && !SORT_FIELDS.contains(&sort.strip_prefix('-').unwrap_or(sort))
+            && !SORT_FIELDS.contains(&split_sort(sort).1)
         {
             return Err(ServiceError::InvalidInput(format!(
                 "sort must be one of {} (prefix - for descending)",
@@ -96,10 +104,7 @@ impl SecretFilter {
                 .cmp(&a.record.created_at)
                 .then_with(|| a.record.id.cmp(&b.record.id));
         };
-        let (desc, field) = match sort.strip_prefix('-') {
-            Some(f) => (true, f),
-            None => (false, sort.as_str()),
-        };
+        let (desc, field) = split_sort(sort);
         let (a, b) = (&a.record, &b.record);
         let ord = match field {
             "created_at" => a.created_at.cmp(&b.created_at),
