@@ -1099,3 +1099,90 @@ fn sm_secrets_versions_and_locks_through_the_cli() {
     assert_eq!(json(&out)["total_count"], 2);
     server.terminate();
 }
+
+#[test]
+fn sm_customer_root_key_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let kms = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let sm = info["secrets_manager_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+    for i in 0..3 {
+        let out = admin.run(&[
+            "sm",
+            "secret-create",
+            "--type",
+            "arbitrary",
+            "--name",
+            &format!("rk-{i}"),
+            "--payload",
+            "payload",
+            "--instance",
+            &sm,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let key = admin.json(&["kp", "create", "sm-root", "--instance-id", &kms]);
+    let (key_id, crn) = (
+        key["id"].as_str().unwrap().to_owned(),
+        key["crn"].as_str().unwrap().to_owned(),
+    );
+
+    // Without an authorization: refused, with the way out in the message.
+    let refused = admin.run(&["instance", "root-key-set", &sm, "--crn", &crn]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("authorization-create"),
+        "{}",
+        stderr(&refused)
+    );
+    let out = admin.run(&[
+        "iam",
+        "authorization-create",
+        "--source-instance",
+        &sm,
+        "--target-instance",
+        &kms,
+        "--key",
+        &key_id,
+        "--role",
+        "Reader",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Set: re-encrypts with progress on stderr, then the summary.
+    let out = admin.run(&["instance", "root-key-set", &sm, "--crn", &crn]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("3/3 (100%)"), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains(&crn) && said.contains("3 of 3"), "{said}");
+    let status = admin.json(&["instance", "root-key", &sm]);
+    assert_eq!(status["root_key_crn"], Value::String(crn));
+    assert_eq!(status["data_keys_pending"], 0);
+    // Back to provider-managed.
+    let status = admin.json(&["instance", "root-key-set", &sm, "--provider-managed"]);
+    assert_eq!(status["provider_managed"], true);
+    assert_eq!(status["data_keys_pending"], 0);
+    // Neither or both of --crn and --provider-managed: a usage error.
+    assert!(
+        !admin
+            .run(&["instance", "root-key-set", &sm])
+            .status
+            .success()
+    );
+}
