@@ -109,7 +109,13 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/v1/instances",
             post(instances::create).get(instances::list),
         )
-        .route("/v1/instances/{id}", get(instances::get))
+        .route(
+            "/v1/instances/{id}",
+            get(instances::get).delete(instances::delete),
+        )
+        .route("/v1/reclamations", get(instances::reclamations))
+        .route("/v1/reclamations/{id}/restore", post(instances::restore))
+        .route("/v1/reclamations/{id}/reclaim", post(instances::reclaim))
         .route(
             "/v1/instances/{id}/root_key",
             get(instances::root_key).put(instances::set_root_key),

@@ -1,6 +1,6 @@
 //! Client commands: instances and health.
 
-use arca_proto::instance::{Instance, RootKeyStatus, ServiceKind};
+use arca_proto::instance::{Instance, Reclamation, RootKeyStatus, ServiceKind};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::{ConnectArgs, Format, print_json, say};
@@ -13,11 +13,31 @@ pub(crate) enum InstanceCommand {
     List(ConnectArgs),
     /// Shows one instance.
     Get(GetArgs),
+    /// Deletes an instance: disabled at once, restorable during the reclamation period, then
+    /// crypto-shredded. A key-service instance must hold no keys that are not deleted.
+    Delete(GetArgs),
+    /// Lists the deleted instances of your account and when they will be reclaimed.
+    Reclamations(ConnectArgs),
+    /// Restores a deleted instance, whole.
+    Restore(GetArgs),
+    /// Reclaims a deleted instance now: crypto-shredded, irreversible.
+    Reclaim(ReclaimArgs),
     /// Shows a secrets instance's root key and the progress of moving its data keys to it.
     RootKey(GetArgs),
     /// Sets a secrets instance's root key to a customer root key (or back to provider-managed)
     /// and re-encrypts its data keys, showing progress.
     RootKeySet(RootKeySetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReclaimArgs {
+    /// Instance id.
+    id: String,
+    /// Confirm: everything the instance holds is destroyed for good.
+    #[arg(long)]
+    yes: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -144,8 +164,63 @@ async fn reencrypt_all(
     Ok(status)
 }
 
+fn reclamation_table(list: &[Reclamation]) {
+    say(&format!(
+        "{:<36}  {:<15}  {:<20}  {:<20}  NAME",
+        "INSTANCE", "SERVICE", "DELETED", "RECLAIMED AT"
+    ));
+    for r in list {
+        say(&format!(
+            "{:<36}  {:<15}  {:<20}  {:<20}  {}",
+            r.instance.id,
+            r.instance.service.as_str(),
+            r.deleted_at,
+            r.reclaim_at,
+            r.instance.name
+        ));
+    }
+}
+
 pub(crate) async fn run_instance(cmd: InstanceCommand) -> anyhow::Result<()> {
     match cmd {
+        InstanceCommand::Delete(args) => {
+            let r = args.connect.client()?.delete_instance(&args.id).await?;
+            if args.connect.output == Format::Json {
+                return print_json(&r);
+            }
+            say(&format!(
+                "instance {} deleted; restorable until {} (arca instance restore {})",
+                r.instance.id, r.reclaim_at, r.instance.id
+            ));
+            Ok(())
+        }
+        InstanceCommand::Reclamations(connect) => {
+            let list = connect.client()?.list_reclamations().await?;
+            if connect.output == Format::Json {
+                return print_json(&list);
+            }
+            reclamation_table(&list);
+            Ok(())
+        }
+        InstanceCommand::Restore(args) => {
+            let instance = args.connect.client()?.restore_instance(&args.id).await?;
+            if args.connect.output == Format::Json {
+                return print_json(&instance);
+            }
+            table(std::slice::from_ref(&instance));
+            Ok(())
+        }
+        InstanceCommand::Reclaim(args) => {
+            if !args.yes {
+                anyhow::bail!(
+                    "reclaiming destroys everything instance {} holds, for good: add --yes",
+                    args.id
+                );
+            }
+            args.connect.client()?.reclaim_instance(&args.id).await?;
+            say(&format!("instance {} reclaimed", args.id));
+            Ok(())
+        }
         InstanceCommand::RootKey(args) => {
             let status = args.connect.client()?.root_key_status(&args.id).await?;
             if args.connect.output == Format::Json {

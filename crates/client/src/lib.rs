@@ -9,7 +9,8 @@ pub mod sm;
 use arca_proto::ErrorBody;
 use arca_proto::health::Health;
 use arca_proto::instance::{
-    CreateInstanceRequest, Instance, InstanceList, RootKeyStatus, ServiceKind, SetRootKeyRequest,
+    CreateInstanceRequest, Instance, InstanceList, Reclamation, ReclamationList, RootKeyStatus,
+    ServiceKind, SetRootKeyRequest,
 };
 use arca_proto::sys::{InitRequest, InitResponse, SealStatus, UnsealRequest};
 use reqwest::{Method, StatusCode};
@@ -318,6 +319,38 @@ impl Client {
     pub async fn get_instance(&self, id: &str) -> Result<Instance, ClientError> {
         let url = self.url_with_segment("/v1/instances/", id)?;
         self.send_url(Method::GET, url, None::<&()>).await
+    }
+
+    /// Deletes an instance: disabled at once, reclaimed after the reclamation period.
+    pub async fn delete_instance(&self, id: &str) -> Result<Reclamation, ClientError> {
+        let url = self.url_with_segment("/v1/instances/", id)?;
+        self.send_url(Method::DELETE, url, None::<&()>).await
+    }
+
+    /// The deleted instances of the account.
+    pub async fn list_reclamations(&self) -> Result<Vec<Reclamation>, ClientError> {
+        let list: ReclamationList = self
+            .send(Method::GET, "/v1/reclamations", None::<&()>)
+            .await?;
+        Ok(list.reclamations)
+    }
+
+    /// Restores a deleted instance.
+    pub async fn restore_instance(&self, id: &str) -> Result<Instance, ClientError> {
+        let mut url = self.url_with_segment("/v1/reclamations/", id)?;
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Config("base URL cannot have paths".into()))?
+            .push("restore");
+        self.send_url(Method::POST, url, None::<&()>).await
+    }
+
+    /// Reclaims a deleted instance now (crypto-shredded, irreversible).
+    pub async fn reclaim_instance(&self, id: &str) -> Result<(), ClientError> {
+        let mut url = self.url_with_segment("/v1/reclamations/", id)?;
+        url.path_segments_mut()
+            .map_err(|_| ClientError::Config("base URL cannot have paths".into()))?
+            .push("reclaim");
+        self.send_empty(Method::POST, url).await
     }
 
     /// `/v1/instances/<id>/<tail...>`, every segment percent-encoded.

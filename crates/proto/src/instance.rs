@@ -79,3 +79,24 @@ pub struct RootKeyStatus {
     /// Those still wrapped by a former root key.
     pub data_keys_pending: i64,
 }
+
+/// A deleted instance in its reclamation period (`GET /v1/reclamations`; the answer of
+/// `DELETE /v1/instances/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reclamation {
+    /// The instance (its id also names the reclamation).
+    pub instance: Instance,
+    /// Who deleted it.
+    pub deleted_by: String,
+    /// RFC 3339 deletion time.
+    pub deleted_at: String,
+    /// RFC 3339 time at which it is reclaimed for good unless restored first.
+    pub reclaim_at: String,
+}
+
+/// Answer of `GET /v1/reclamations`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReclamationList {
+    /// The deleted instances of the caller's account.
+    pub reclamations: Vec<Reclamation>,
+}

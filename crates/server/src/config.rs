@@ -35,6 +35,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Period of the key lifecycle jobs (expiry, rotation by policy, scheduled purges).
     pub jobs_interval: Duration,
+    /// How long a deleted instance can be restored (`[instances] reclamation_hours`).
+    pub reclamation_period: Duration,
 }
 
 /// Which root of trust protects the master key.
@@ -56,6 +58,13 @@ struct RawConfig {
     keystore: Option<RawKeystore>,
     limits: Option<RawLimits>,
     jobs: Option<RawJobs>,
+    instances: Option<RawInstances>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstances {
+    reclamation_hours: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,9 +114,19 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 7] = [
-    "listen", "data_dir", "region", "tls", "keystore", "limits", "jobs",
+const SETTINGS: [&str; 8] = [
+    "listen",
+    "data_dir",
+    "region",
+    "tls",
+    "keystore",
+    "limits",
+    "jobs",
+    "instances",
 ];
+
+/// Default reclamation period of deleted instances (7 days), in hours.
+pub const DEFAULT_RECLAMATION_HOURS: u64 = 7 * 24;
 
 /// Default period of the key lifecycle jobs, in seconds.
 pub const DEFAULT_JOBS_INTERVAL_SECS: u64 = 60;
@@ -211,7 +230,18 @@ impl Config {
                 "jobs.interval_secs must be between 1 and 86400".into(),
             ));
         }
+        let reclamation_hours = raw
+            .instances
+            .unwrap_or_default()
+            .reclamation_hours
+            .unwrap_or(DEFAULT_RECLAMATION_HOURS);
+        if !(1..=24 * 365).contains(&reclamation_hours) {
+            return Err(ServerError::Config(
+                "instances.reclamation_hours must be between 1 and 8760".into(),
+            ));
+        }
         Ok(Self {
+            reclamation_period: Duration::from_secs(reclamation_hours * 3600),
             listen,
             data_dir,
             region: raw.region.unwrap_or_else(|| "local".into()),

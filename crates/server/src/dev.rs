@@ -116,6 +116,9 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
         max_body_bytes: 1024 * 1024,
         request_timeout: std::time::Duration::from_secs(30),
         jobs_interval: std::time::Duration::from_secs(crate::config::DEFAULT_JOBS_INTERVAL_SECS),
+        reclamation_period: std::time::Duration::from_secs(
+            crate::config::DEFAULT_RECLAMATION_HOURS * 3600,
+        ),
     };
     let assembled = crate::assemble(&config).await?;
     let arca = assembled.arca.clone();

@@ -57,6 +57,8 @@ pub async fn assemble_with_clock(
         clock,
         Settings {
             region: config.region.clone(),
+            reclamation_period: time::Duration::try_from(config.reclamation_period)
+                .unwrap_or(time::Duration::days(7)),
             ..Settings::default()
         },
     );

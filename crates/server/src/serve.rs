@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arca_services::KeyService;
+use arca_services::reclamations::ReclamationService;
 use arca_services::secrets::SecretsService;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -90,6 +91,7 @@ pub(crate) async fn serve(
     let jobs = tokio::spawn(run_jobs(
         assembled.arca.keys.clone(),
         assembled.arca.secrets.clone(),
+        assembled.arca.reclamations.clone(),
         jobs_interval,
         stopped.clone(),
     ));
@@ -109,6 +111,7 @@ pub(crate) async fn serve(
 async fn run_jobs(
     keys: KeyService,
     secrets: SecretsService,
+    reclamations: ReclamationService,
     period: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -122,6 +125,9 @@ async fn run_jobs(
                 }
                 if let Err(e) = secrets.run_due_work_now().await {
                     tracing::warn!(error = %e, "secret lifecycle jobs failed");
+                }
+                if let Err(e) = reclamations.run_due_work_now().await {
+                    tracing::warn!(error = %e, "instance reclamation jobs failed");
                 }
             }
             _ = stopped.changed() => return,

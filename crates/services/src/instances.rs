@@ -60,6 +60,21 @@ pub struct Instance {
     pub created_at: OffsetDateTime,
 }
 
+impl Instance {
+    /// Refuses a deleted instance (in its reclamation period): no data-plane call may use it.
+    pub fn require_active(&self) -> ServiceResult<()> {
+        if self.state == "active" {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidState(
+                "the instance was deleted; an administrator can restore it during its \
+                 reclamation period (arca instance restore)"
+                    .into(),
+            ))
+        }
+    }
+}
+
 /// The AAD binding an instance key to its instance.
 pub fn instance_key_aad(instance_id: &str) -> Vec<u8> {
     let mut aad = b"arca:instance-key:v1:".to_vec();
@@ -171,6 +186,13 @@ impl InstanceService {
             Ok(instance)
         } else {
             Err(ServiceError::NotFound("instance"))
+        }
+    }
+
+    /// Drops the cached copy of an instance (its state changed in the store).
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(id);
         }
     }
 

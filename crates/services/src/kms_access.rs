@@ -40,6 +40,7 @@ pub(crate) async fn authorize_in(
     if instance.service != ServiceKind::Kms {
         return Err(ServiceError::NotFound("instance"));
     }
+    instance.require_active()?;
     access
         .require_in(principal, instance_id, scope, permission)
         .await

@@ -18,6 +18,7 @@ pub mod key_rings;
 pub mod keys;
 pub mod kmip;
 mod kms_access;
+pub mod reclamations;
 pub mod registrations;
 pub mod secrets;
 pub mod system;
@@ -48,6 +49,8 @@ pub struct Settings {
     pub key_windows: KeyWindows,
     /// Secrets service limits.
     pub secrets: secrets::SecretsSettings,
+    /// How long a deleted instance can be restored before it is reclaimed.
+    pub reclamation_period: time::Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             region: "local".into(),
             key_windows: KeyWindows::default(),
             secrets: secrets::SecretsSettings::default(),
+            reclamation_period: time::Duration::days(7),
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct Arca {
     pub registrations: registrations::RegistrationService,
     /// The secrets service.
     pub secrets: secrets::SecretsService,
+    /// Instance deletion, restore and reclamation.
+    pub reclamations: reclamations::ReclamationService,
 }
 
 impl Arca {
@@ -128,6 +134,15 @@ impl Arca {
             access.clone(),
             keys.clone(),
         );
+        let secrets = secrets::SecretsService::new(
+            store.clone(),
+            clock.clone(),
+            instances.clone(),
+            access.clone(),
+            keys.clone(),
+            registrations.clone(),
+            settings.secrets,
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
@@ -153,15 +168,15 @@ impl Arca {
             ),
             import_tokens,
             registrations: registrations.clone(),
-            secrets: secrets::SecretsService::new(
+            reclamations: reclamations::ReclamationService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
-                access.clone(),
                 keys.clone(),
-                registrations,
-                settings.secrets,
+                secrets.clone(),
+                settings.reclamation_period,
             ),
+            secrets,
             iam: iam::IamService::new(
                 store.clone(),
                 clock.clone(),

@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod reclamations;
 mod records;
 pub mod secrets;
 mod sqlite;
 
 pub use error::StoreError;
+pub use reclamations::ReclamationStore;
 pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
@@ -45,7 +47,7 @@ pub struct InitialState {
 
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
-pub trait Store: SecretStore + Send + Sync + std::fmt::Debug {
+pub trait Store: SecretStore + ReclamationStore + Send + Sync + std::fmt::Debug {
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

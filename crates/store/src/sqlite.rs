@@ -19,6 +19,7 @@ use crate::{
     RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError, StoreResult,
 };
 
+mod reclamations;
 mod secrets;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -1,7 +1,8 @@
 //! Service instances: `/v1/instances`.
 
 use arca_proto::instance::{
-    self as wire, CreateInstanceRequest, InstanceList, RootKeyStatus, SetRootKeyRequest,
+    self as wire, CreateInstanceRequest, InstanceList, ReclamationList, RootKeyStatus,
+    SetRootKeyRequest,
 };
 use arca_services::{Instance, ServiceKind};
 use axum::Json;
@@ -111,4 +112,59 @@ pub(crate) async fn reencrypt(
 ) -> Result<Json<RootKeyStatus>, ApiError> {
     let status = state.arca.secrets.reencrypt(&caller, &id).await?;
     Ok(Json(root_status(status)))
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn reclamation(r: arca_services::reclamations::Reclamation) -> wire::Reclamation {
+    wire::Reclamation {
+        instance: to_wire(r.instance),
+        deleted_by: r.deleted_by,
+        deleted_at: rfc3339(r.deleted_at),
+        reclaim_at: rfc3339(r.reclaim_at),
+    }
+}
+
+/// `DELETE /v1/instances/{id}`: disables the instance and starts its reclamation period.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<wire::Reclamation>), ApiError> {
+    let r = state.arca.reclamations.delete(&caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(reclamation(r))))
+}
+
+/// `GET /v1/reclamations`.
+pub(crate) async fn reclamations(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<ReclamationList>, ApiError> {
+    let list = state.arca.reclamations.list(&caller).await?;
+    Ok(Json(ReclamationList {
+        reclamations: list.into_iter().map(reclamation).collect(),
+    }))
+}
+
+/// `POST /v1/reclamations/{id}/restore`.
+pub(crate) async fn restore(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<wire::Instance>, ApiError> {
+    let instance = state.arca.reclamations.restore(&caller, &id).await?;
+    Ok(Json(to_wire(instance)))
+}
+
+/// `POST /v1/reclamations/{id}/reclaim`: removes the instance for good, now.
+pub(crate) async fn reclaim(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.arca.reclamations.reclaim(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -61,6 +61,7 @@ impl Env {
             max_body_bytes,
             request_timeout: Duration::from_secs(30),
             jobs_interval: Duration::from_secs(60),
+            reclamation_period: Duration::from_secs(7 * 24 * 3600),
         };
         Self {
             dir,

@@ -166,6 +166,7 @@ impl SecretsService {
         if instance.service != ServiceKind::SecretsManager {
             return Err(ServiceError::NotFound("instance"));
         }
+        instance.require_active()?;
         self.access
             .require(principal, instance_id, permission)
             .await?;

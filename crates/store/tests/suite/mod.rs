@@ -1000,6 +1000,7 @@ macro_rules! store_suite {
         store_suite!(@case $make, secrets_configs);
         store_suite!(@case $make, notification_registrations);
         store_suite!(@case $make, secrets_roots);
+        store_suite!(@case $make, reclamations);
         store_suite!(@case $make, service_authorizations);
         store_suite!(@case $make, service_instance_principals_are_never_stored);
     };
@@ -1010,4 +1011,67 @@ macro_rules! store_suite {
             suite::$name(&store).await;
         }
     };
+}
+
+pub(crate) async fn reclamations(store: &dyn Store) {
+    use arca_store::reclamations::ReclamationRecord;
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    store
+        .create_instance(&instance("i2", "acct-a", 2))
+        .await
+        .unwrap();
+    let (k, v) = key("k1", "i1", false, 5);
+    store.create_key(&k, &v).await.unwrap();
+    let (k2, v2) = key("k2", "i2", false, 5);
+    store.create_key(&k2, &v2).await.unwrap();
+    let r = ReclamationRecord {
+        instance_id: "i1".into(),
+        account_id: "acct-a".into(),
+        deleted_by: "user-a".into(),
+        deleted_at: 10,
+        reclaim_at: 100,
+    };
+    // Only an active instance of the account starts a reclamation.
+    let mut foreign = r.clone();
+    foreign.account_id = "acct-b".into();
+    assert!(!store.start_reclamation(&foreign).await.unwrap());
+    assert!(store.start_reclamation(&r).await.unwrap());
+    assert!(
+        !store.start_reclamation(&r).await.unwrap(),
+        "already reclaiming"
+    );
+    assert_eq!(
+        store.get_instance("i1").await.unwrap().unwrap().state,
+        "reclaiming"
+    );
+    assert_eq!(
+        store.list_reclamations("acct-a").await.unwrap(),
+        vec![r.clone()]
+    );
+    assert!(store.reclamations_due(99).await.unwrap().is_empty());
+    assert_eq!(store.reclamations_due(100).await.unwrap(), vec![r.clone()]);
+    // Restore: whole again.
+    assert!(store.restore_instance("i1").await.unwrap());
+    assert!(!store.restore_instance("i1").await.unwrap());
+    assert_eq!(
+        store.get_instance("i1").await.unwrap().unwrap().state,
+        "active"
+    );
+    assert!(store.get_reclamation("i1").await.unwrap().is_none());
+    assert!(store.get_key("i1", "k1").await.unwrap().is_some());
+    // An active instance is never purged.
+    assert!(!store.purge_instance("i1", "crn:i1").await.unwrap());
+    assert!(store.start_reclamation(&r).await.unwrap());
+    assert!(store.purge_instance("i1", "crn:i1").await.unwrap());
+    assert!(store.get_instance("i1").await.unwrap().is_none());
+    assert!(store.get_key("i1", "k1").await.unwrap().is_none());
+    assert!(store.list_key_versions("k1").await.unwrap().is_empty());
+    assert!(store.get_reclamation("i1").await.unwrap().is_none());
+    // The other instance is untouched.
+    assert!(store.get_key("i2", "k2").await.unwrap().is_some());
+    assert_eq!(store.list_instances("acct-a").await.unwrap().len(), 1);
 }
