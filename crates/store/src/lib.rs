@@ -2,13 +2,15 @@
 //!
 //! The database is untrusted storage: everything secret arrives here already encrypted (wrapped keys,
 //! sealed master key) or hashed (API keys). [`Store`] is implemented by [`SqliteStore`] (the embedded
-//! default); a PostgreSQL implementation runs the same test suite (`tests/suite`).
+//! default) and [`PostgresStore`] (for clusters of nodes on one database); both pass the same test
+//! suite (`tests/suite`).
 //!
 //! Each method is one transaction: a method returns only after its write is committed and synced,
 //! so a caller may acknowledge it.
 #![warn(missing_docs)]
 
 mod error;
+mod postgres;
 mod records;
 pub mod secrets;
 mod sqlite;
@@ -20,6 +22,7 @@ pub use records::{
     KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord, RoleGrantRecord,
     ServiceAuthorizationRecord,
 };
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use secrets::SecretStore;
 pub use sqlite::SqliteStore;
 
