@@ -16,13 +16,13 @@ pub mod secrets;
 mod sqlite;
 
 pub use error::StoreError;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
     InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord, KeyVersionRecord, KmipAdapterRecord,
     KmipCertificateRecord, PrincipalKind, PrincipalRecord, RegistrationRecord, RoleGrantRecord,
     ServiceAuthorizationRecord,
 };
-pub use postgres::{PostgresOptions, PostgresStore};
 pub use secrets::SecretStore;
 pub use sqlite::SqliteStore;
 

@@ -1,27 +1,6 @@
-//! PostgreSQL, for clusters of stateless nodes on one database (and its replicas).
-//!
-//! # Connecting
-//!
-//! [`PostgresStore::connect`] takes a libpq-style URL, e.g.
-//! `postgres://arca:PASSWORD@db.example:5432/arca?sslmode=verify-full&sslrootcert=/etc/arca/db-ca.pem`
-//! (`sslcert`/`sslkey` add a client certificate, for mutual TLS). TLS always verifies the server:
-//!
-//! * `sslmode=verify-full`: the certificate must chain to `sslrootcert` (or a public root) and
-//!   name the host. The recommended mode for any database that is not on the node itself.
-//! * `sslmode=verify-ca`: the chain is verified, the host name is not.
-//! * `sslmode=disable`: no TLS, for a loopback address or a Unix socket (or a network the
-//!   operator vouches for, by saying so).
-//! * no `sslmode` (libpq's `prefer`) or `allow`: accepted only for a loopback host or a Unix
-//!   socket, where it means `disable`; any other host must choose `verify-full` (or `disable`).
-//! * `sslmode=require` is refused: it encrypts but accepts any certificate, so an active attacker
-//!   on the path reads everything.
-//!
-//! # Durability
-//!
-//! A commit returns once PostgreSQL has flushed it (`synchronous_commit = on`, with a synchronous
-//! standby if the server has one configured). A session whose server default is
-//! `synchronous_commit = off` is switched back to `on`: an acknowledged write must survive a crash.
-//! `fsync = off` on the server cannot be fixed from here and must not be used.
+//! PostgreSQL, for clusters of stateless nodes on one database (and its replicas). What operators
+//! need to know (URL, TLS, durability, shredding) is on [`PostgresStore`]; how concurrent writers
+//! are kept apart is here.
 //!
 //! # Concurrency
 //!
@@ -40,17 +19,6 @@
 //! answer SQLite gives (`Stale`, `Conflict`, not found), with no transaction body to re-run and
 //! no false-positive serialization failures under load; and SERIALIZABLE protects only against
 //! other SERIALIZABLE transactions, so it would have to be used for every write to be sound.
-//!
-//! # Shredding
-//!
-//! Purges and deletions set the wrapped material to NULL before deleting the rows, as on SQLite.
-//! PostgreSQL's MVCC keeps the old row versions in the table's pages until VACUUM reclaims them
-//! and the space is reused (and in WAL segments, archives and backups until those are recycled).
-//! The store runs no VACUUM; autovacuum reclaims the space in time. That is acceptable because
-//! the rows hold only ciphertext: a purged key is unreadable once its wrapping key is gone
-//! (crypto-shredding), whether or not its bytes linger. Operators who want the bytes gone sooner
-//! run `VACUUM` on `kp_key_versions`, `sm_secret_versions` and `sm_configurations` after purges,
-//! and expire WAL archives and backups on their own schedule.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -96,16 +64,51 @@ impl Default for PostgresOptions {
     }
 }
 
-/// PostgreSQL store: a pool of connections to one database. Cheap to clone (the pool is shared).
+/// PostgreSQL store: a pool of connections to one database, for any number of nodes sharing it.
+/// Cheap to clone (the pool is shared).
+///
+/// # Connecting
+///
+/// [`PostgresStore::connect`] takes a libpq-style URL, e.g.
+/// `postgres://arca:PASSWORD@db.example:5432/arca?sslmode=verify-full&sslrootcert=/etc/arca/db-ca.pem`
+/// (`sslcert`/`sslkey` add a client certificate, for mutual TLS). TLS always verifies the server:
+///
+/// * `sslmode=verify-full`: the certificate must chain to `sslrootcert` (or a public root) and
+///   name the host. The recommended mode for any database that is not on the node itself.
+/// * `sslmode=verify-ca`: the chain is verified, the host name is not.
+/// * `sslmode=disable`: no TLS, for a loopback address or a Unix socket (or a network the
+///   operator vouches for, by saying so).
+/// * no `sslmode` (libpq's `prefer`) or `allow`: accepted only for a loopback host or a Unix
+///   socket, where it means `disable`; any other host must choose `verify-full` (or `disable`).
+/// * `sslmode=require` is refused: it encrypts but accepts any certificate, so an active attacker
+///   on the path reads everything.
+///
+/// # Durability
+///
+/// A commit returns once PostgreSQL has flushed it (`synchronous_commit = on`, with a synchronous
+/// standby if the server has one configured). A session whose server default is
+/// `synchronous_commit = off` is switched back to `on`: an acknowledged write must survive a crash.
+/// `fsync = off` on the server cannot be fixed from here and must not be used.
+///
+/// # Shredding
+///
+/// Purges and deletions set the wrapped material to NULL before deleting the rows, as on SQLite.
+/// PostgreSQL's MVCC keeps the old row versions in the table's pages until VACUUM reclaims them
+/// and the space is reused (and in WAL segments, archives and backups until those are recycled).
+/// The store runs no VACUUM; autovacuum reclaims the space in time. That is acceptable because
+/// the rows hold only ciphertext: a purged key is unreadable once its wrapping key is gone
+/// (crypto-shredding), whether or not its bytes linger. Operators who want the bytes gone sooner
+/// run `VACUUM` on `kp_key_versions`, `sm_secret_versions` and `sm_configurations` after purges,
+/// and expire WAL archives and backups on their own schedule.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url` (see the [module documentation](self) for the TLS
-    /// modes), checks the TLS mode, and runs the migrations (safe to run from several nodes at
-    /// once: sqlx serializes them with an advisory lock). The database must exist.
+    /// Connects to the database at `url` (see [`PostgresStore`] for the TLS modes), checks the
+    /// TLS mode, and runs the migrations (safe from several nodes at once: sqlx serializes them
+    /// with an advisory lock). The database must exist.
     pub async fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
         let connect = PgConnectOptions::from_str(url).map_err(|source| StoreError::Open {
             path: "(unparsable PostgreSQL URL)".into(),
@@ -167,7 +170,7 @@ fn is_local(o: &PgConnectOptions) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Applies the TLS policy of the module documentation: TLS only with certificate verification.
+/// Applies the TLS policy documented on [`PostgresStore`]: TLS only with certificate verification.
 fn verified_tls(o: PgConnectOptions) -> Result<PgConnectOptions, &'static str> {
     match o.get_ssl_mode() {
         PgSslMode::VerifyFull | PgSslMode::VerifyCa | PgSslMode::Disable => Ok(o),
@@ -292,10 +295,7 @@ fn tags_json(key: &KeyRecord) -> String {
     serde_json::to_string(&key.tags).unwrap_or_else(|_| "[]".into())
 }
 
-async fn insert_version(
-    conn: &mut sqlx::PgConnection,
-    v: &KeyVersionRecord,
-) -> StoreResult<()> {
+async fn insert_version(conn: &mut sqlx::PgConnection, v: &KeyVersionRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO kp_key_versions (id, key_id, seq, creation_date, wrapped_material) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -706,10 +706,10 @@ impl Store for PostgresStore {
             "SELECT state FROM kp_keys WHERE id = $1 AND instance_id = $2 FOR UPDATE",
         )
         .bind(key_id)
-                .bind(instance_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        .bind(instance_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         match state {
             None => return Ok(None),
             Some(5) => {}
@@ -722,8 +722,8 @@ impl Store for PostgresStore {
                 .await
                 .map_err(db)?;
         // Shred first, then delete, as on SQLite. Here the old row versions stay in the table's
-        // pages until VACUUM (see the module documentation): only ciphertext, unreadable once the
-        // key is gone.
+        // pages until VACUUM (see `PostgresStore`): only ciphertext, unreadable once the key is
+        // gone.
         sqlx::query("UPDATE kp_key_versions SET wrapped_material = NULL WHERE key_id = $1")
             .bind(key_id)
             .execute(&mut *tx)
@@ -750,7 +750,7 @@ impl Store for PostgresStore {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        // No VACUUM here (SQLite checkpoints its WAL at this point): see the module documentation.
+        // No VACUUM here (SQLite checkpoints its WAL at this point): see `PostgresStore`.
         Ok(Some(versions))
     }
 
@@ -850,14 +850,13 @@ impl Store for PostgresStore {
         // it (a concurrent update of one, e.g. a restore, waits and then finds the revision moved
         // on), and move exactly the keys that were checked: a key that joins the ring meanwhile
         // is as if it had joined after the delete, which one writer could also have done.
-        let exists = sqlx::query(
-            "SELECT 1 FROM kp_key_rings WHERE instance_id = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        let exists =
+            sqlx::query("SELECT 1 FROM kp_key_rings WHERE instance_id = $1 AND id = $2 FOR UPDATE")
+                .bind(instance_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         if exists.is_none() {
             return Ok(false);
         }

@@ -6,7 +6,7 @@
 //! `ARCA_TEST_POSTGRES_URL`. When it is unreachable every case prints `SKIPPED: postgres
 //! unreachable` and passes, unless `ARCA_REQUIRE_POSTGRES=1` (as `scripts/test` sets), which makes
 //! it fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[macro_use]
 mod suite;
@@ -15,7 +15,9 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use arca_store::secrets::{SecretChange, SecretRecord, SecretStore, SecretVersionRecord};
+use arca_store::secrets::{
+    SecretChange, SecretDeletion, SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord,
+};
 use arca_store::{
     AliasRecord, ImportTokenRecord, InstanceRecord, KeyRecord, KeyVersionRecord, PostgresOptions,
     PostgresStore, Store, StoreError,
@@ -74,7 +76,7 @@ impl TestDatabase {
                 panic!("postgres unreachable at {server} and ARCA_REQUIRE_POSTGRES=1: {err}")
             }
             Err(err) => {
-                println!("SKIPPED: postgres unreachable ({err})");
+                eprintln!("SKIPPED: postgres unreachable ({err})");
                 return None;
             }
         };
@@ -174,10 +176,10 @@ async fn nodes_starting_together_migrate_once() {
         return;
     };
     // Two nodes on an empty database at once: sqlx's advisory lock lets one migrate.
-    let url = db.url();
+    let (url, two) = (db.url(), options(2));
     let (a, b) = tokio::join!(
-        PostgresStore::connect(&url, &options(2)),
-        PostgresStore::connect(&url, &options(2)),
+        PostgresStore::connect(&url, &two),
+        PostgresStore::connect(&url, &two),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     a.initialize(&suite::initial_state("a")).await.unwrap();
@@ -253,7 +255,10 @@ async fn wait_for_lock_waiters(db: &TestDatabase, n: i64) {
         if waiting >= n {
             return;
         }
-        assert!(Instant::now() < deadline, "{waiting} of {n} writers blocked");
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} of {n} writers blocked"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -312,9 +317,122 @@ async fn concurrent_updates_of_one_secret_one_wins_one_is_stale() {
         assert!(matches!(err, StoreError::Stale(_)), "{err:?}");
     }
     assert_eq!(
-        store.get_secret("i1", "s1").await.unwrap().unwrap().revision,
+        store
+            .get_secret("i1", "s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
         12
     );
+}
+
+/// A delete racing a lock: either the lock comes first and the delete is refused (`Locked`), or
+/// the delete comes first and the locking update finds the secret gone (`Stale`); never a
+/// deleted secret with a lock, nor a database error.
+#[tokio::test]
+async fn delete_secret_racing_a_new_lock() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let store = connect(&db, 4).await;
+    sm_instance(&store).await;
+    let (s, v) = secret();
+    for round in 0..4 {
+        store.create_secret(&s, &v).await.unwrap();
+        let mut holder = PgConnection::connect(&db.url()).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT 1 FROM sm_secrets WHERE id = 's1' FOR UPDATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let spawn_locker = || {
+            let store = store.clone();
+            let mut next = s.clone();
+            next.revision = 2;
+            next.locks_total = 1;
+            tokio::spawn(async move {
+                let lock = SecretLockRecord {
+                    instance_id: "i1".into(),
+                    secret_id: "s1".into(),
+                    version_id: "v1".into(),
+                    name: "hold".into(),
+                    description: String::new(),
+                    attributes: "{}".into(),
+                    created_by: "u".into(),
+                    created_at: 20,
+                    updated_at: 20,
+                };
+                let change = SecretChange {
+                    put_locks: std::slice::from_ref(&lock),
+                    ..Default::default()
+                };
+                store.update_secret(&next, change).await
+            })
+        };
+        let spawn_deleter = || {
+            let store = store.clone();
+            tokio::spawn(async move { store.delete_secret("i1", "s1").await })
+        };
+        // Both queue on the row; PostgreSQL grants it in queue order, so alternate who is first.
+        let (locker, deleter) = if round % 2 == 0 {
+            let locker = spawn_locker();
+            wait_for_lock_waiters(&db, 1).await;
+            (locker, spawn_deleter())
+        } else {
+            let deleter = spawn_deleter();
+            wait_for_lock_waiters(&db, 1).await;
+            (spawn_locker(), deleter)
+        };
+        wait_for_lock_waiters(&db, 2).await;
+        sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+        let (locked, deleted) = (locker.await.unwrap(), deleter.await.unwrap());
+        let deleted = deleted.unwrap();
+        assert_eq!(
+            deleted,
+            [SecretDeletion::Locked, SecretDeletion::Deleted][round % 2],
+            "the first in the queue wins"
+        );
+        match deleted {
+            SecretDeletion::Locked => {
+                locked.unwrap();
+                assert_eq!(
+                    store
+                        .list_secret_locks("i1", Some("s1"))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+                // Unlock and delete, for the next round.
+                let mut unlocked = store.get_secret("i1", "s1").await.unwrap().unwrap();
+                unlocked.revision += 1;
+                unlocked.locks_total = 0;
+                let remove = [("v1".to_owned(), "hold".to_owned())];
+                let change = SecretChange {
+                    remove_locks: &remove,
+                    ..Default::default()
+                };
+                store.update_secret(&unlocked, change).await.unwrap();
+                assert_eq!(
+                    store.delete_secret("i1", "s1").await.unwrap(),
+                    SecretDeletion::Deleted
+                );
+            }
+            SecretDeletion::Deleted => {
+                assert!(matches!(locked, Err(StoreError::Stale(_))), "{locked:?}");
+                assert!(
+                    store
+                        .list_secret_locks("i1", None)
+                        .await
+                        .unwrap()
+                        .is_empty()
+                );
+            }
+            SecretDeletion::NotFound => panic!("the secret existed"),
+        }
+        assert!(store.get_secret("i1", "s1").await.unwrap().is_none());
+    }
 }
 
 fn key(id: &str) -> (KeyRecord, KeyVersionRecord) {
@@ -425,8 +543,11 @@ async fn concurrent_check_then_write_is_atomic() {
     assert_eq!(left, [0, 1, 2]);
 
     let ids: Vec<String> = (0..8).map(|i| format!("sk-{i}")).collect();
-    let put =
-        futures_join_all(ids.iter().map(|id| store.put_signing_key(id, b"wrapped", 1))).await;
+    let put = futures_join_all(
+        ids.iter()
+            .map(|id| store.put_signing_key(id, b"wrapped", 1)),
+    )
+    .await;
     assert_eq!(put.iter().filter(|r| r.is_ok()).count(), 1, "{put:?}");
     let winner = store.signing_key().await.unwrap().unwrap().0;
     let mut admin = PgConnection::connect(&db.url()).await.unwrap();
@@ -438,7 +559,7 @@ async fn concurrent_check_then_write_is_atomic() {
 }
 
 /// Every future at once on this task (so each holds its own pool connection), results in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<_> = futures.map(Box::pin).collect();
     let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -475,7 +596,10 @@ async fn tls_modes_that_do_not_verify_are_refused() {
             panic!("{url}: {err:?}");
         };
         assert!(!path.contains("password"), "{path}");
-        assert!(source.to_string().contains("verify-full"), "{url}: {source}");
+        assert!(
+            source.to_string().contains("verify-full"),
+            "{url}: {source}"
+        );
     }
     // The password never reaches the error.
     let err = PostgresStore::connect(
@@ -495,7 +619,9 @@ async fn verify_full_refuses_a_server_it_cannot_verify() {
     // Trusting only the public roots, the local server (a self-signed certificate, or no TLS at
     // all) cannot be verified: no connection.
     if server_url().contains('?') {
-        println!("note: ARCA_TEST_POSTGRES_URL sets its own parameters; verify-full check not run");
+        eprintln!(
+            "note: ARCA_TEST_POSTGRES_URL sets its own parameters; verify-full check not run"
+        );
         return;
     }
     let url = format!("{}?sslmode=verify-full", db.url());
@@ -520,7 +646,7 @@ async fn verify_full_with_the_servers_ca_connects_over_tls() {
             .await
             .unwrap();
     if ssl != "on" || cert != SNAKEOIL || server_url() != DEFAULT_SERVER {
-        println!("note: the local server does not use {SNAKEOIL}; TLS success path not run");
+        eprintln!("note: the local server does not use {SNAKEOIL}; TLS success path not run");
         return;
     }
     let url = format!(

@@ -502,14 +502,13 @@ impl SecretStore for PostgresStore {
         // Lock the secret: every writer of its locks (`update_secret`) updates this row first, so
         // none can add a lock between the check below and the delete. One that got there first
         // has committed by the time this lock is granted, and its locks are counted.
-        let exists = sqlx::query(
-            "SELECT 1 FROM sm_secrets WHERE instance_id = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(instance_id)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
+        let exists =
+            sqlx::query("SELECT 1 FROM sm_secrets WHERE instance_id = $1 AND id = $2 FOR UPDATE")
+                .bind(instance_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
         if exists.is_none() {
             return Ok(SecretDeletion::NotFound);
         }
@@ -525,7 +524,7 @@ impl SecretStore for PostgresStore {
             return Ok(SecretDeletion::Locked);
         }
         // Shred the data first, then drop the rows, as on SQLite (the old row versions stay in
-        // the pages until VACUUM: see the parent module).
+        // the pages until VACUUM: see `PostgresStore`).
         sqlx::query(
             "UPDATE sm_secret_versions SET payload = NULL, wrapped_dek = NULL \
              WHERE instance_id = $1 AND secret_id = $2",
@@ -833,12 +832,13 @@ impl SecretStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let done = sqlx::query("DELETE FROM sm_configurations WHERE instance_id = $1 AND name = $2")
-            .bind(instance_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        let done =
+            sqlx::query("DELETE FROM sm_configurations WHERE instance_id = $1 AND name = $2")
+                .bind(instance_id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(done.rows_affected() == 1)
     }
