@@ -143,6 +143,11 @@ impl PostgresStore {
     }
 }
 
+/// SQLite reads a negative `LIMIT` as none and PostgreSQL refuses it; `LIMIT NULL` is none.
+pub(crate) fn no_limit_if_negative(limit: Option<i64>) -> Option<i64> {
+    limit.filter(|l| *l >= 0)
+}
+
 /// Where a connection goes, for errors: never the password.
 fn describe(o: &PgConnectOptions) -> String {
     let host = match o.get_socket() {
@@ -655,7 +660,7 @@ impl Store for PostgresStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(db)?;
-        // `LIMIT NULL` is no limit.
+        // `LIMIT NULL` is no limit; a negative offset counts from the start, as on SQLite.
         let rows = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
@@ -666,8 +671,8 @@ impl Store for PostgresStore {
         .bind(&q.states)
         .bind(q.extractable)
         .bind(&q.key_ring_id)
-        .bind(q.limit)
-        .bind(q.offset)
+        .bind(no_limit_if_negative(q.limit))
+        .bind(q.offset.max(0))
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
@@ -777,7 +782,7 @@ impl Store for PostgresStore {
         .bind(now)
         .bind(purge_after_ms)
         .bind(now)
-        .bind(limit)
+        .bind(no_limit_if_negative(Some(limit)))
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;

@@ -19,8 +19,8 @@ use arca_store::secrets::{
     SecretChange, SecretDeletion, SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord,
 };
 use arca_store::{
-    AliasRecord, ImportTokenRecord, InstanceRecord, KeyRecord, KeyVersionRecord, PostgresOptions,
-    PostgresStore, Store, StoreError,
+    AliasRecord, ImportTokenRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord,
+    KeyVersionRecord, PostgresOptions, PostgresStore, Store, StoreError,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -69,6 +69,11 @@ struct TestDatabase {
 impl TestDatabase {
     /// `None` (after printing `SKIPPED: ...`) when the server is unreachable and not required.
     async fn create() -> Option<Self> {
+        Self::create_with("").await
+    }
+
+    /// [`TestDatabase::create`] with more `CREATE DATABASE` options.
+    async fn create_with(options: &str) -> Option<Self> {
         let server = server_url();
         let mut admin = match admin_connection(&server).await {
             Ok(conn) => conn,
@@ -84,10 +89,12 @@ impl TestDatabase {
             .build_hasher()
             .finish();
         let name = format!("arca_test_{random:016x}");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{name}\" {options}"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
         admin.close().await.unwrap();
         Some(Self { server, name })
     }
@@ -184,6 +191,75 @@ async fn nodes_starting_together_migrate_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     a.initialize(&suite::initial_state("a")).await.unwrap();
     assert!(b.find_api_key(b"digest-a").await.unwrap().is_some());
+}
+
+/// A negative limit means none and a negative offset the start, as on SQLite (PostgreSQL alone
+/// would refuse both).
+#[tokio::test]
+async fn negative_limit_and_offset_read_as_on_sqlite() {
+    let Some((store, _db)) = fresh().await else {
+        return;
+    };
+    kms_instance(&store).await;
+    for id in ["x", "y"] {
+        let (k, v) = key(id);
+        store.create_key(&k, &v).await.unwrap();
+    }
+    let query = KeyQuery {
+        limit: Some(-1),
+        offset: -5,
+        ..Default::default()
+    };
+    let (keys, total) = store.list_keys("k1", &query).await.unwrap();
+    assert_eq!((keys.len(), total), (2, 2));
+    assert_eq!(store.keys_due(i64::MAX / 4, 0, -1).await.unwrap().len(), 0);
+    assert!(
+        store
+            .versions_not_under_root("k1", "instance", -1, -1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Lists sort text byte by byte, as SQLite does, even in a database whose locale sorts otherwise
+/// (here ICU's en-US, where `a` < `B` < `c`).
+#[tokio::test]
+async fn text_sorts_bytewise_whatever_the_database_locale() {
+    let Some(db) =
+        TestDatabase::create_with("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+            .await
+    else {
+        return;
+    };
+    let store = connect(&db, 2).await;
+    kms_instance(&store).await;
+    for ring in ["c", "a", "B", "_z"] {
+        store
+            .create_key_ring(&KeyRingRecord {
+                instance_id: "k1".into(),
+                id: ring.into(),
+                created_by: "u".into(),
+                creation_date: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let rings: Vec<String> = store
+        .list_key_rings("k1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(rings, ["B", "_z", "a", "c"]);
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    let locale_order: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(ARRAY['c', 'a', 'B', '_z']) AS x ORDER BY x")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    assert_ne!(locale_order, rings, "the database's own order differs");
 }
 
 async fn sm_instance(store: &PostgresStore) {

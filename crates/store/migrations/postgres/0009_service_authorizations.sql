@@ -5,15 +5,15 @@
 -- target_key_id has no foreign key: an authorization outlives a purge of its key (key ids are
 -- never reused, so it then opens nothing) rather than blocking the purge.
 CREATE TABLE service_authorizations (
-    id                  TEXT    PRIMARY KEY,
-    account_id          TEXT    NOT NULL REFERENCES accounts(id),
-    source_service      TEXT    NOT NULL CHECK (source_service IN ('kms', 'secrets-manager')),
-    source_instance_id  TEXT    NOT NULL REFERENCES instances(id),
-    target_instance_id  TEXT    NOT NULL REFERENCES instances(id),
-    target_key_id       TEXT,
-    role                TEXT    NOT NULL,
-    created_by          TEXT    NOT NULL,
-    created_at          BIGINT  NOT NULL
+    id                  TEXT COLLATE "C" PRIMARY KEY,
+    account_id          TEXT COLLATE "C" NOT NULL REFERENCES accounts(id),
+    source_service      TEXT COLLATE "C" NOT NULL CHECK (source_service IN ('kms', 'secrets-manager')),
+    source_instance_id  TEXT COLLATE "C" NOT NULL REFERENCES instances(id),
+    target_instance_id  TEXT COLLATE "C" NOT NULL REFERENCES instances(id),
+    target_key_id       TEXT COLLATE "C",
+    role                TEXT COLLATE "C" NOT NULL,
+    created_by          TEXT COLLATE "C" NOT NULL,
+    created_at          BIGINT           NOT NULL
 );
 CREATE INDEX service_authorizations_account ON service_authorizations(account_id);
 -- One authorization per source, target, key and role. NULLs are distinct in a UNIQUE

@@ -5,10 +5,10 @@
 -- `retired` lists (JSON) former root keys the instance stays registered on until no data key
 -- uses them any more.
 CREATE TABLE sm_instance_roots (
-    instance_id   TEXT    NOT NULL PRIMARY KEY REFERENCES instances(id),
-    root_key      TEXT    NOT NULL,
-    root_key_crn  TEXT    NOT NULL,
-    key_version   TEXT    NOT NULL,
-    retired       TEXT    NOT NULL,
-    updated_at    BIGINT  NOT NULL
+    instance_id   TEXT COLLATE "C" NOT NULL PRIMARY KEY REFERENCES instances(id),
+    root_key      TEXT COLLATE "C" NOT NULL,
+    root_key_crn  TEXT COLLATE "C" NOT NULL,
+    key_version   TEXT COLLATE "C" NOT NULL,
+    retired       TEXT COLLATE "C" NOT NULL,
+    updated_at    BIGINT           NOT NULL
 );

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{PostgresStore, db};
+use super::{PostgresStore, db, no_limit_if_negative};
 use crate::secrets::{
     NotificationRegistrationRecord, SecretChange, SecretDeletion, SecretGroupRecord,
     SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord, SecretsConfigRecord,
@@ -584,8 +584,8 @@ impl SecretStore for PostgresStore {
         ))
         .bind(instance_id)
         .bind(root_key)
-        .bind(limit)
-        .bind(offset)
+        .bind(no_limit_if_negative(Some(limit)))
+        .bind(offset.max(0))
         .fetch_all(&self.pool)
         .await
         .map_err(db)?
