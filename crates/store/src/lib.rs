@@ -2,19 +2,22 @@
 //!
 //! The database is untrusted storage: everything secret arrives here already encrypted (wrapped keys,
 //! sealed master key) or hashed (API keys). [`Store`] is implemented by [`SqliteStore`] (the embedded
-//! default); a PostgreSQL implementation runs the same test suite (`tests/suite`).
+//! default) and [`PostgresStore`] (for clusters of nodes on one database); both pass the same test
+//! suite (`tests/suite`).
 //!
 //! Each method is one transaction: a method returns only after its write is committed and synced,
 //! so a caller may acknowledge it.
 #![warn(missing_docs)]
 
 mod error;
+mod postgres;
 pub mod reclamations;
 mod records;
 pub mod secrets;
 mod sqlite;
 
 pub use error::StoreError;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use reclamations::ReclamationStore;
 pub use records::{
     AccountRecord, AliasRecord, ApiKeyRecord, ImportTokenRecord, InstancePolicyRecord,
