@@ -29,6 +29,8 @@ pub struct Config {
     pub tls_key: PathBuf,
     /// The root of trust.
     pub keystore: KeystoreConfig,
+    /// Where the data lives.
+    pub store: StoreConfig,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take.
@@ -48,6 +50,22 @@ pub enum KeystoreConfig {
     Pkcs11(Pkcs11Config),
 }
 
+/// Which database holds the data.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// SQLite in `data_dir/arca.db`: one node (the default).
+    Sqlite,
+    /// PostgreSQL: one database that every node of a cluster shares.
+    Postgres {
+        /// The connection URL, e.g. `postgres://arca@db:5432/arca?sslmode=verify-full&
+        /// sslrootcert=/etc/arca/db-ca.pem` (TLS modes: [`arca_store::PostgresStore`]). It may
+        /// carry a password: set `ARCA_STORE__URL` to keep it out of the file.
+        url: SecretString,
+        /// Connections in this node's pool.
+        max_connections: u32,
+    },
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -56,6 +74,7 @@ struct RawConfig {
     region: Option<String>,
     tls: Option<RawTls>,
     keystore: Option<RawKeystore>,
+    store: Option<RawStore>,
     limits: Option<RawLimits>,
     jobs: Option<RawJobs>,
     instances: Option<RawInstances>,
@@ -89,6 +108,14 @@ struct RawKeystore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawStore {
+    kind: String,
+    url: Option<SecretString>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPkcs11 {
     module: PathBuf,
     token_label: String,
@@ -114,12 +141,13 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 8] = [
+const SETTINGS: [&str; 9] = [
     "listen",
     "data_dir",
     "region",
     "tls",
     "keystore",
+    "store",
     "limits",
     "jobs",
     "instances",
@@ -207,6 +235,39 @@ impl Config {
                 }
             },
         };
+        let store = match raw.store {
+            None => StoreConfig::Sqlite,
+            Some(s) => match s.kind.as_str() {
+                "sqlite" if s.url.is_none() && s.max_connections.is_none() => StoreConfig::Sqlite,
+                "sqlite" => {
+                    return Err(ServerError::Config(
+                        "store.url and store.max_connections are for kind = \"postgres\"".into(),
+                    ));
+                }
+                "postgres" => {
+                    let url = s.url.ok_or_else(|| {
+                        ServerError::Config(
+                            "store.kind = \"postgres\" needs store.url (or ARCA_STORE__URL)".into(),
+                        )
+                    })?;
+                    let max_connections = s.max_connections.unwrap_or(10);
+                    if !(1..=1000).contains(&max_connections) {
+                        return Err(ServerError::Config(
+                            "store.max_connections must be between 1 and 1000".into(),
+                        ));
+                    }
+                    StoreConfig::Postgres {
+                        url,
+                        max_connections,
+                    }
+                }
+                other => {
+                    return Err(ServerError::Config(format!(
+                        "store.kind {other:?}: expected \"sqlite\" or \"postgres\""
+                    )));
+                }
+            },
+        };
         let limits = raw.limits.unwrap_or_default();
         let max_body_bytes = limits.max_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
@@ -248,6 +309,7 @@ impl Config {
             tls_cert: tls.cert,
             tls_key: tls.key,
             keystore,
+            store,
             max_body_bytes,
             request_timeout: Duration::from_secs(timeout),
             jobs_interval: Duration::from_secs(jobs_interval),
@@ -301,6 +363,47 @@ mod tests {
         };
         assert_eq!(p.key_label, DEFAULT_KEY_LABEL);
         assert!(!format!("{p:?}").contains("1234"));
+    }
+
+    #[test]
+    fn store_kinds() {
+        use secrecy::ExposeSecret;
+        let base = "data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n";
+        assert!(matches!(raw(base).unwrap().store, StoreConfig::Sqlite));
+        let sqlite = raw(&format!("{base}[store]\nkind = \"sqlite\"\n")).unwrap();
+        assert!(matches!(sqlite.store, StoreConfig::Sqlite));
+        assert!(
+            raw(&format!(
+                "{base}[store]\nkind = \"sqlite\"\nurl = \"postgres://x\"\n"
+            ))
+            .is_err()
+        );
+        let err = raw(&format!("{base}[store]\nkind = \"postgres\"\n")).unwrap_err();
+        assert!(err.to_string().contains("ARCA_STORE__URL"), "{err}");
+        let pg = raw(&format!(
+            "{base}[store]\nkind = \"postgres\"\nurl = \"postgres://arca:pw@db/arca?sslmode=verify-full\"\n"
+        ))
+        .unwrap();
+        let StoreConfig::Postgres {
+            url,
+            max_connections,
+        } = &pg.store
+        else {
+            panic!("postgres expected")
+        };
+        assert_eq!(*max_connections, 10);
+        assert!(url.expose_secret().starts_with("postgres://arca:pw@db/"));
+        assert!(
+            !format!("{pg:?}").contains("pw@"),
+            "the URL stays out of Debug"
+        );
+        assert!(
+            raw(&format!(
+                "{base}[store]\nkind = \"postgres\"\nurl = \"u\"\nmax_connections = 0\n"
+            ))
+            .is_err()
+        );
+        assert!(raw(&format!("{base}[store]\nkind = \"mysql\"\n")).is_err());
     }
 
     #[test]

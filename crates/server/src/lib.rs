@@ -8,7 +8,7 @@ mod error;
 mod serve;
 pub mod tls;
 
-pub use config::{Config, KeystoreConfig};
+pub use config::{Config, KeystoreConfig, StoreConfig};
 pub use error::ServerError;
 pub use serve::RunningServer;
 
@@ -17,7 +17,47 @@ use std::sync::Arc;
 use arca_api::{AppState, Limits};
 use arca_keystore::{Keystore, Pkcs11Keystore, ShamirKeystore};
 use arca_services::{Arca, Clock, Settings, SystemClock};
-use arca_store::{SqliteStore, Store};
+use arca_store::{PostgresOptions, PostgresStore, SqliteStore, Store};
+use secrecy::ExposeSecret;
+
+/// The store a server runs on: usable as a [`Store`] (it dereferences to one), and closed on
+/// shutdown.
+#[derive(Debug, Clone)]
+pub enum StoreHandle {
+    /// The embedded SQLite database.
+    Sqlite(Arc<SqliteStore>),
+    /// A PostgreSQL database shared by the nodes of a cluster.
+    Postgres(Arc<PostgresStore>),
+}
+
+impl StoreHandle {
+    /// The store, shared, for the services.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    /// Closes the connections (SQLite also checkpoints its WAL).
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+impl std::ops::Deref for StoreHandle {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::Sqlite(s) => s.as_ref(),
+            Self::Postgres(s) => s.as_ref(),
+        }
+    }
+}
 
 /// The assembled services and what owns their resources.
 #[derive(Debug)]
@@ -25,7 +65,7 @@ pub struct Assembled {
     /// The services.
     pub arca: Arca,
     /// The store (closed on shutdown).
-    pub store: Arc<SqliteStore>,
+    pub store: StoreHandle,
     /// The root of trust (sealed on shutdown).
     pub keystore: Arc<dyn Keystore>,
 }
@@ -46,13 +86,30 @@ pub async fn assemble_with_clock(
         what: format!("create data directory {}", config.data_dir.display()),
         source,
     })?;
-    let store = Arc::new(SqliteStore::open(&config.data_dir.join("arca.db")).await?);
+    let store = match &config.store {
+        StoreConfig::Sqlite => StoreHandle::Sqlite(Arc::new(
+            SqliteStore::open(&config.data_dir.join("arca.db")).await?,
+        )),
+        StoreConfig::Postgres {
+            url,
+            max_connections,
+        } => StoreHandle::Postgres(Arc::new(
+            PostgresStore::connect(
+                url.expose_secret(),
+                &PostgresOptions {
+                    max_connections: *max_connections,
+                    ..PostgresOptions::default()
+                },
+            )
+            .await?,
+        )),
+    };
     let keystore: Arc<dyn Keystore> = match &config.keystore {
         KeystoreConfig::Shamir => Arc::new(ShamirKeystore::new()),
         KeystoreConfig::Pkcs11(p) => Arc::new(Pkcs11Keystore::new(p.clone())),
     };
     let arca = Arca::new(
-        store.clone() as Arc<dyn Store>,
+        store.shared(),
         keystore.clone(),
         clock,
         Settings {

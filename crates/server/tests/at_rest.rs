@@ -8,7 +8,6 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use arca_proto::instance::ServiceKind;
-use arca_store::Store as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use common::{Env, init_and_unseal, within};

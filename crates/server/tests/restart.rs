@@ -90,17 +90,14 @@ async fn shamir_server_restarts_sealed_and_unseals_with_threshold() {
     assert_eq!(got, created);
     let list = within("list", admin.list_instances()).await.unwrap();
     assert_eq!(list, vec![created.clone()]);
-    let record = {
-        use arca_store::Store as _;
-        server
-            .running
-            .assembled()
-            .store
-            .get_instance(&created.id)
-            .await
-            .unwrap()
-            .expect("instance row")
-    };
+    let record = server
+        .running
+        .assembled()
+        .store
+        .get_instance(&created.id)
+        .await
+        .unwrap()
+        .expect("instance row");
     let key = server
         .running
         .assembled()

@@ -58,6 +58,7 @@ impl Env {
             tls_cert: certs.server_cert,
             tls_key: certs.server_key,
             keystore,
+            store: arca_server::StoreConfig::Sqlite,
             max_body_bytes,
             request_timeout: Duration::from_secs(30),
             jobs_interval: Duration::from_secs(60),

@@ -1,0 +1,164 @@
+//! Servers on PostgreSQL (`[store] kind = "postgres"`): two nodes on one database serve the same
+//! data, and it survives a restart. The database is `arca_test_<random>` on the local server
+//! (`ARCA_TEST_POSTGRES_URL` overrides it), dropped at the end; unreachable, the test prints
+//! `SKIPPED` and passes unless `ARCA_REQUIRE_POSTGRES=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::hash::{BuildHasher, Hasher};
+
+use arca_client::kp::NewKey;
+use arca_proto::instance::ServiceKind;
+use arca_server::StoreConfig;
+use common::{Env, init_and_unseal, within};
+use sqlx::{Connection, PgConnection};
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database for this test on the server, dropped on drop.
+struct TestDatabase {
+    server: String,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Option<Self> {
+        let server =
+            std::env::var("ARCA_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_string());
+        let mut admin = match PgConnection::connect(&server).await {
+            Ok(conn) => conn,
+            Err(err) if std::env::var("ARCA_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+                panic!("postgres unreachable at {server} and ARCA_REQUIRE_POSTGRES=1: {err}")
+            }
+            Err(err) => {
+                eprintln!("SKIPPED: postgres unreachable ({err})");
+                return None;
+            }
+        };
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let name = format!("arca_test_{random:016x}");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        Some(Self { server, name })
+    }
+
+    /// The server URL with this database instead of the server's.
+    fn url(&self) -> String {
+        let (base, query) = match self.server.split_once('?') {
+            Some((base, query)) => (base, format!("?{query}")),
+            None => (self.server.as_str(), String::new()),
+        };
+        let authority = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[authority..].find('/') {
+            Some(slash) => &base[..authority + slash],
+            None => base,
+        };
+        format!("{base}/{}{query}", self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+fn node(db: &TestDatabase) -> Env {
+    let mut env = Env::shamir();
+    env.config.store = StoreConfig::Postgres {
+        url: db.url().into(),
+        max_connections: 4,
+    };
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_and_a_restart() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (env_a, env_b) = (node(&db), node(&db));
+    let a = env_a.start().await;
+    let init = init_and_unseal(&a.client(None), 3, 2).await;
+    let admin_a = a.client(Some(&init.api_key));
+    let instance = within(
+        "create",
+        admin_a.create_instance("shared", ServiceKind::Kms),
+    )
+    .await
+    .unwrap();
+    let kp_a = admin_a.kp(&instance.id);
+    let key = within("key", kp_a.create_key(&NewKey::root("shared-key")))
+        .await
+        .unwrap();
+    let wrapped = within("wrap", kp_a.wrap(&key.id, Some(b"data key"), &[]))
+        .await
+        .unwrap();
+
+    // Node B: the same database, so already initialized; it unseals with the same shares and
+    // serves what node A wrote.
+    let b = env_b.start().await;
+    let status = within("status", b.client(None).seal_status())
+        .await
+        .unwrap();
+    assert!(status.initialized && status.sealed, "{status:?}");
+    for share in init.shares.iter().take(2) {
+        within("unseal b", b.client(None).unseal(Some(share)))
+            .await
+            .unwrap();
+    }
+    let admin_b = b.client(Some(&init.api_key));
+    let listed = within("list", admin_b.list_instances()).await.unwrap();
+    assert_eq!(listed, vec![instance.clone()]);
+    let unwrapped = within(
+        "unwrap on b",
+        admin_b
+            .kp(&instance.id)
+            .unwrap(&key.id, &wrapped.ciphertext, &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        unwrapped.plaintext.as_deref().map(Vec::as_slice),
+        Some(&b"data key"[..])
+    );
+    assert_eq!(b.running.assembled().store.backend(), "postgres");
+    b.shutdown().await;
+    a.shutdown().await;
+
+    // Restarted, node A finds everything (and is sealed, as after any restart).
+    let a = env_a.start().await;
+    for share in init.shares.iter().skip(1) {
+        within("unseal a", a.client(None).unseal(Some(share)))
+            .await
+            .unwrap();
+    }
+    let admin_a = a.client(Some(&init.api_key));
+    assert_eq!(
+        within("get", admin_a.get_instance(&instance.id))
+            .await
+            .unwrap(),
+        instance
+    );
+    a.shutdown().await;
+}
