@@ -588,10 +588,8 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
                 "PATCH",
                 "/v1/instances/00000000-0000-4000-8000-000000000000",
             ),
-            (
-                "DELETE",
-                "/v1/instances/00000000-0000-4000-8000-000000000000",
-            ),
+            ("PUT", "/v1/instances/00000000-0000-4000-8000-000000000000"),
+            ("DELETE", "/v1/reclamations"),
         ] {
             let what = format!("{m} {path}");
             let resp = raw_json(client, method(m), path, "{}").await;
