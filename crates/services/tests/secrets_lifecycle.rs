@@ -247,3 +247,41 @@ async fn back_to_the_provider_managed_root() {
         .unwrap();
     assert_eq!(got.data.0["data"]["k"], "v");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_new_versions_of_one_secret_all_succeed() {
+    let w = Arc::new(world().await);
+    let created = w
+        .arca
+        .secrets
+        .create_secret(
+            &w.admin,
+            &w.sm,
+            proto(json!({"secret_type": "arbitrary", "name": "busy", "payload": "v0"})),
+        )
+        .await
+        .unwrap();
+    let id = created.secret.record.id.clone();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (w, id) = (w.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let proto: VersionPrototype =
+                serde_json::from_value(json!({"payload": format!("v{}", i + 1)})).unwrap();
+            w.arca
+                .secrets
+                .create_version(&w.admin, &w.sm, &id, proto)
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let meta = w
+        .arca
+        .secrets
+        .get_secret_metadata(&w.admin, &w.sm, &id)
+        .await
+        .unwrap();
+    assert_eq!(meta.record.versions_total, 17);
+}

@@ -246,6 +246,7 @@ impl SecretsService {
             check_lock(l)?;
         }
         let new_locks = &new_locks;
+        let _turn = self.write_turn(secret_id).await;
         self.retrying(|| async move {
             let (mut record, versions) = self.with_versions(instance_id, secret_id).await?;
             let at = self.version_position(&versions, version_id.unwrap_or("current"))?;
@@ -358,6 +359,7 @@ impl SecretsService {
         self.authorize(principal, instance_id, Permission::Modify)
             .await?;
         let names = &names;
+        let _turn = self.write_turn(secret_id).await;
         self.retrying(|| async move {
             let (mut record, versions) = self.with_versions(instance_id, secret_id).await?;
             let only = match version_id {

@@ -122,7 +122,14 @@ pub struct SecretsService {
     registrations: RegistrationService,
     sealer: Sealer,
     settings: SecretsSettings,
+    /// Writers of one secret queue here (striped by secret id) instead of racing on its
+    /// revision: on one node, concurrent new versions of a secret all succeed, in turn. Nodes
+    /// sharing a database still meet the revision check and retry.
+    writers: Arc<[tokio::sync::Mutex<()>; WRITER_STRIPES]>,
 }
+
+/// Stripes of the per-secret writer queue.
+const WRITER_STRIPES: usize = 64;
 
 fn stale(e: &ServiceError) -> bool {
     matches!(e, ServiceError::Concurrent(_))
@@ -147,7 +154,16 @@ impl SecretsService {
             keys,
             registrations,
             settings,
+            writers: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }
+    }
+
+    /// Waits for this node's other writers of the secret `secret_id` to finish.
+    pub(crate) async fn write_turn(&self, secret_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(secret_id);
+        let stripe = usize::try_from(hash % WRITER_STRIPES as u64).unwrap_or(0);
+        self.writers[stripe].lock().await
     }
 
     /// Drops every key derived from instance keys (the server is being sealed).

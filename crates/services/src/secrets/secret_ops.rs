@@ -581,6 +581,7 @@ impl SecretsService {
             .authorize(principal, instance_id, Permission::Modify)
             .await?;
         let patch = &patch;
+        let _turn = self.write_turn(id).await;
         let record = self
             .retrying(|| async move {
                 let mut record = self.record(instance_id, id).await?;

@@ -68,6 +68,7 @@ impl SecretsService {
         }
         let version_custom_metadata = proto.version_custom_metadata.unwrap_or_default();
         check_custom_metadata("version_custom_metadata", &version_custom_metadata)?;
+        let _turn = self.write_turn(secret_id).await;
         let (record, versions) = self.with_versions(instance_id, secret_id).await?;
         let t = SecretType::parse(&record.secret_type)?;
         let meta: SecretMeta = from_doc(&record.metadata)?;
@@ -267,6 +268,7 @@ impl SecretsService {
         self.authorize(principal, instance_id, Permission::Modify)
             .await?;
         let patch = &version_custom_metadata;
+        let _turn = self.write_turn(secret_id).await;
         self.retrying(|| async move {
             let (mut record, mut versions) = self.with_versions(instance_id, secret_id).await?;
             let at = self.version_position(&versions, version_id)?;
