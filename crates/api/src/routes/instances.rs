@@ -23,10 +23,7 @@ fn to_wire(i: Instance) -> wire::Instance {
             ServiceKind::SecretsManager => wire::ServiceKind::SecretsManager,
         },
         state: i.state,
-        created_at: i
-            .created_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        created_at: rfc3339(i.created_at),
     }
 }
 

@@ -1175,9 +1175,7 @@ impl SecretsService {
         self.authorize(principal, instance_id, Permission::Manage)
             .await?;
         let record = self.config_record(instance_id, name).await?;
-        if accept_type.is_some_and(|t| !t.is_empty() && t != record.config_type) {
-            return Err(ServiceError::NotFound("configuration"));
-        }
+        super::configs::check_type(&record, accept_type)?;
         let t = record.config_type.as_str();
         let is_ca = t == ROOT_CA || t == INTERMEDIATE_CA;
         let result = match action_type {

@@ -131,7 +131,7 @@ pub(crate) fn config_context(name: &str) -> String {
 
 /// The `X-Sm-Accept-Configuration-Type` check: names are unique per instance, so the header
 /// only has to agree with the configuration's type.
-fn check_type(record: &SecretsConfigRecord, accept: Option<&str>) -> ServiceResult<()> {
+pub(crate) fn check_type(record: &SecretsConfigRecord, accept: Option<&str>) -> ServiceResult<()> {
     match accept {
         Some(t) if !t.is_empty() && t != record.config_type => {
             Err(ServiceError::NotFound("configuration"))

@@ -5,7 +5,6 @@
 
 use arca_crypto::envelope;
 use arca_store::secrets::SecretsRootRecord;
-use serde_json::Value;
 
 use super::SecretsService;
 use super::sealing::{INSTANCE_ROOT, RootKey, service_principal};
@@ -387,16 +386,6 @@ impl SecretsService {
             .await?;
         tracing::info!(instance_id = %instance.id, rewrapped, "secret data keys rewrapped after a root key rotation");
         Ok(rewrapped)
-    }
-
-    /// The instance's root key as JSON (for the instance API).
-    pub fn root_status_json(status: &RootKeyStatus) -> Value {
-        serde_json::json!({
-            "root_key_crn": status.root_key_crn,
-            "provider_managed": status.root_key_crn.is_none(),
-            "data_keys_total": status.total,
-            "data_keys_pending": status.pending,
-        })
     }
 }
 
