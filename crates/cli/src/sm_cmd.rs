@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::{ConnectArgs, Format, print_json, say};
 
+mod cert_backup;
 mod resources;
 use resources::{
     ConfigActionArgs, ConfigCreateArgs, ConfigNameArgs, ConfigShowArgs, ConfigUpdateArgs,
@@ -76,6 +77,10 @@ pub(crate) enum SmCommand {
     ConfigurationAction(ConfigActionArgs),
     /// Revokes the certificate of a private_cert secret (or of one version).
     CertificateRevoke(RevokeArgs),
+    /// Backs up certificates: export them all into a passphrase-sealed bundle, import a
+    /// bundle into another instance.
+    #[command(subcommand)]
+    Certificates(cert_backup::CertificatesCommand),
     /// Registers the instance with an Event Notifications instance.
     NotificationsRegister(NotificationsRegisterArgs),
     /// Shows the Event Notifications registration.
@@ -1061,6 +1066,7 @@ pub(crate) async fn run(cmd: SmCommand) -> anyhow::Result<()> {
         SmCommand::ConfigurationDelete(args) => resources::config_delete(&args).await,
         SmCommand::ConfigurationAction(args) => resources::config_action(&args).await,
         SmCommand::CertificateRevoke(args) => resources::revoke(&args).await,
+        SmCommand::Certificates(cmd) => cert_backup::run(cmd).await,
         SmCommand::NotificationsRegister(args) => resources::notifications_register(&args).await,
         SmCommand::Notifications(args) => resources::notifications(&args.sm).await,
         SmCommand::NotificationsDelete(args) => {

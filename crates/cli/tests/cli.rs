@@ -1186,3 +1186,173 @@ fn sm_customer_root_key_through_the_cli() {
             .success()
     );
 }
+
+#[test]
+fn sm_certificate_backup_between_instances_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let source = info["secrets_manager_instance_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+    let target = admin.json(&[
+        "instance",
+        "create",
+        "--name",
+        "backup",
+        "--service",
+        "secrets-manager",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for config in [
+        r#"{"config_type":"private_cert_configuration_root_ca","name":"root","max_ttl":"8760h","common_name":"CLI Root"}"#,
+        r#"{"config_type":"private_cert_configuration_template","name":"web","certificate_authority":"root","allow_any_name":true}"#,
+    ] {
+        admin.json(&[
+            "sm",
+            "configuration-create",
+            "--json",
+            config,
+            "--instance",
+            &source,
+        ]);
+    }
+    for name in ["cli-1", "cli-2"] {
+        admin.json(&[
+            "sm",
+            "secret-create",
+            "--type",
+            "private_cert",
+            "--name",
+            name,
+            "--template",
+            "web",
+            "--common-name",
+            &format!("{name}.example.com"),
+            "--instance",
+            &source,
+        ]);
+    }
+
+    let bundle = dir.path().join("certs.bundle");
+    let passphrase = dir.path().join("passphrase");
+    std::fs::write(&passphrase, "a long enough passphrase\n").unwrap();
+    let exported = admin.json(&[
+        "sm",
+        "certificates",
+        "export",
+        "--file",
+        bundle.to_str().unwrap(),
+        "--passphrase-file",
+        passphrase.to_str().unwrap(),
+        "--instance",
+        &source,
+    ]);
+    assert_eq!(exported["certificates"], 2);
+    assert_eq!(exported["private_keys"], 2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&bundle).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the bundle is readable by its owner only"
+        );
+    }
+    // Not overwritten without --force.
+    let again = admin.run(&[
+        "sm",
+        "certificates",
+        "export",
+        "--file",
+        bundle.to_str().unwrap(),
+        "--passphrase-file",
+        passphrase.to_str().unwrap(),
+        "--instance",
+        &source,
+    ]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("exists"), "{}", stderr(&again));
+
+    // A wrong passphrase (on standard input) is refused, nothing is imported.
+    let wrong = admin.run_with_stdin(
+        &[
+            "sm",
+            "certificates",
+            "import",
+            "--file",
+            bundle.to_str().unwrap(),
+            "--instance",
+            &target,
+        ],
+        Some("not the passphrase at all\n"),
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("wrong passphrase"),
+        "{}",
+        stderr(&wrong)
+    );
+    let imported = admin.json(&[
+        "sm",
+        "certificates",
+        "import",
+        "--file",
+        bundle.to_str().unwrap(),
+        "--passphrase-file",
+        passphrase.to_str().unwrap(),
+        "--instance",
+        &target,
+    ]);
+    assert_eq!(
+        imported["created"].as_array().unwrap().len(),
+        2,
+        "{imported}"
+    );
+
+    // Byte for byte: the copies hold the same certificate and private key.
+    for name in ["cli-1", "cli-2"] {
+        let a = admin.json(&[
+            "sm",
+            "secret-by-name",
+            "--group",
+            "default",
+            "--type",
+            "private_cert",
+            name,
+            "--instance",
+            &source,
+        ]);
+        let b = admin.json(&[
+            "sm",
+            "secret-by-name",
+            "--group",
+            "default",
+            "--type",
+            "imported_cert",
+            name,
+            "--instance",
+            &target,
+        ]);
+        assert_eq!(a["certificate"], b["certificate"]);
+        assert_eq!(a["private_key"], b["private_key"]);
+        assert!(a["private_key"].as_str().unwrap().contains("PRIVATE KEY"));
+    }
+}

@@ -6,6 +6,7 @@
 //!   key version.
 //! - [`keywrap`] — RFC 5649 AES key wrap with padding.
 //! - [`oaep`] — RSA-OAEP for secure key import.
+//! - [`passphrase`] — files sealed under a passphrase (Argon2id + AES-256-GCM).
 //! - [`kdf`], [`hash`] — HKDF-SHA256, SHA-256, HMAC, constant-time compare.
 //! - [`shamir`] — Shamir secret sharing for the root key.
 //!
@@ -33,6 +34,7 @@ pub mod kdf;
 pub mod keys;
 pub mod keywrap;
 pub mod oaep;
+pub mod passphrase;
 pub mod random;
 pub mod shamir;
 
