@@ -325,6 +325,7 @@ impl std::fmt::Debug for KeyService {
 }
 
 impl KeyService {
+    #[allow(clippy::too_many_arguments)] // one handle per collaborator, wired once in Arca::new
     pub(crate) fn new(
         store: Arc<dyn Store>,
         keystore: Arc<dyn Keystore>,
