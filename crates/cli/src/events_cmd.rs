@@ -14,9 +14,10 @@ pub(crate) enum EventsCommand {
         /// The instance.
         #[arg(long)]
         instance_id: String,
-        /// The callback URL (https://; http:// only to a loopback host).
+        /// The callback URL (https://; http:// only to a loopback host). (`--url` is the
+        /// server's.)
         #[arg(long)]
-        url: String,
+        callback_url: String,
         /// An event type to receive (repeat, or comma-separated); all when absent.
         #[arg(long = "event-type", value_delimiter = ',')]
         event_types: Vec<String>,
@@ -96,7 +97,7 @@ pub(crate) async fn run(cmd: EventsCommand) -> anyhow::Result<()> {
     match cmd {
         EventsCommand::RegistrationCreate {
             instance_id,
-            url,
+            callback_url,
             event_types,
             secret_env,
             connect,
@@ -109,7 +110,7 @@ pub(crate) async fn run(cmd: EventsCommand) -> anyhow::Result<()> {
                     None => None,
                 };
             let req = CreateEventRegistration {
-                url,
+                url: callback_url,
                 event_types,
                 secret,
             };

@@ -1218,7 +1218,7 @@ fn lifecycle_event_registrations_through_the_cli() {
         "registration-create",
         "--instance-id",
         &kms,
-        "--url",
+        "--callback-url",
         &url,
         "--event-type",
         "key.rotated,key.deleted",
@@ -1254,7 +1254,7 @@ fn lifecycle_event_registrations_through_the_cli() {
         "registration-create",
         "--instance-id",
         &kms,
-        "--url",
+        "--callback-url",
         "http://example.com/hook",
     ]);
     assert!(!bad.status.success());
