@@ -568,11 +568,57 @@ async fn a_receiver_that_is_down_gets_the_event_after_it_comes_back() {
         400
     );
 
-    // Deleting the instance sends instance.deleted (not in this filter: nothing sent); its
-    // reclaim removes every registration, event and delivery of it.
+    // The instance's own events: deleted and restored go through the jobs; reclaimed is sent
+    // at once, right before the purge removes every registration, event and delivery of it.
+    let instance_types = [
+        "instance.deleted",
+        "instance.restored",
+        "instance.reclaimed",
+    ];
+    c.admin
+        .create_event_registration(&kms.id, &registration(&url, &instance_types, Some(SECRET)))
+        .await
+        .unwrap();
     kp.delete_key(&key.id, false).await.unwrap();
     c.admin.delete_instance(&kms.id).await.unwrap();
+    c.arca().events.run_due_work_now().await.unwrap();
+    let deleted = hook.of_type("instance.deleted");
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["subject"], kms.id.as_str());
+    assert_eq!(deleted[0]["data"]["state"], "reclaiming");
+    c.admin.restore_instance(&kms.id).await.unwrap();
+    c.arca().events.run_due_work_now().await.unwrap();
+    assert_eq!(hook.of_type("instance.restored").len(), 1);
+    // Its registrations came back with it.
+    assert_eq!(c.admin.event_registrations(&kms.id).await.unwrap().len(), 2);
+    c.admin.delete_instance(&kms.id).await.unwrap();
     c.admin.reclaim_instance(&kms.id).await.unwrap();
-    assert!(c.arca().events.run_due_work_now().await.unwrap() == Default::default());
+    let reclaimed = hook.of_type("instance.reclaimed");
+    assert_eq!(
+        reclaimed.len(),
+        1,
+        "sent before the purge, without the jobs"
+    );
+    assert_eq!(reclaimed[0]["instance_id"], kms.id.as_str());
+    assert_eq!(
+        hook.of_type("instance.deleted").len(),
+        1,
+        "the second delete is pending"
+    );
+    // Gone with the instance: the pending instance.deleted of the second delete too.
+    assert_eq!(
+        c.arca().events.run_due_work_now().await.unwrap(),
+        Default::default()
+    );
+    assert_eq!(hook.of_type("instance.deleted").len(), 1);
+    assert_eq!(
+        status_of(
+            "gone",
+            c.admin
+                .event_deliveries(&kms.id, &DeliveryFilter::default())
+                .await
+        ),
+        404
+    );
     c.running.shutdown().await;
 }
