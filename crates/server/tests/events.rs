@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use arca_client::events::DeliveryFilter;
-use arca_client::kp::NewKey;
+use arca_client::kp::{NewKey, RotationPolicy};
 use arca_pki::{CaParams, CaSigner, KeyType, LeafRequest, Template};
 use arca_proto::events::CreateEventRegistration;
 use arca_proto::instance::ServiceKind;
@@ -361,6 +361,25 @@ async fn signed_events_for_keys_secrets_and_certificates() {
         ),
         404
     );
+
+    // A root key with a monthly rotation policy: the jobs rotate it, and say so.
+    let mut monthly = NewKey::root("monthly");
+    monthly.rotation = Some(RotationPolicy {
+        enabled: true,
+        interval_month: Some(1),
+    });
+    let monthly = kp.create_key(&monthly).await.unwrap();
+    let by_policy = |hook: &Hook| {
+        hook.of_type("key.rotated")
+            .into_iter()
+            .filter(|e| e["subject"] == monthly.id.as_str())
+            .count()
+    };
+    c.advance_and_run(Duration::days(29)).await;
+    assert_eq!(by_policy(&hook), 0);
+    c.advance_and_run(Duration::days(1) + Duration::minutes(1))
+        .await;
+    assert_eq!(by_policy(&hook), 1, "rotated by its policy after 30 days");
 
     // Secrets: rotation by policy through the jobs, and a certificate nearing expiry.
     c.admin
