@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, iam, identity, instances, sys};
+use crate::routes::{events, health, iam, identity, instances, sys};
 use crate::{ApiError, AppState};
 
 /// Request limits.
@@ -123,6 +123,22 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route(
             "/v1/instances/{id}/root_key/reencrypt",
             post(instances::reencrypt),
+        )
+        .route(
+            "/v1/instances/{id}/event_registrations",
+            post(events::create).get(events::list),
+        )
+        .route(
+            "/v1/instances/{id}/event_registrations/{rid}",
+            get(events::get).delete(events::delete),
+        )
+        .route(
+            "/v1/instances/{id}/event_registrations/{rid}/test",
+            post(events::test),
+        )
+        .route(
+            "/v1/instances/{id}/event_deliveries",
+            get(events::deliveries),
         )
         .route(
             "/v1/iam/principals",

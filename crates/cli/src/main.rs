@@ -1,6 +1,7 @@
 //! `arca`: the server and the command-line client.
 
 mod client_cmd;
+mod events_cmd;
 mod iam_cmd;
 mod kp_cmd;
 mod operator;
@@ -42,6 +43,9 @@ enum Command {
     /// (instance from --instance-id or ARCA_SM_INSTANCE).
     #[command(subcommand)]
     Sm(sm_cmd::SmCommand),
+    /// Lifecycle events: callback registrations of an instance, test sends, the delivery log.
+    #[command(subcommand)]
+    Events(events_cmd::EventsCommand),
 }
 
 /// How to reach a server.
@@ -132,6 +136,7 @@ fn main() -> std::process::ExitCode {
             Command::Kp(cmd) => kp_cmd::run(cmd).await,
             Command::Iam(cmd) => iam_cmd::run(cmd).await,
             Command::Sm(cmd) => sm_cmd::run(cmd).await,
+            Command::Events(cmd) => events_cmd::run(cmd).await,
         }
     });
     match result {

@@ -1356,3 +1356,82 @@ fn sm_certificate_backup_between_instances_through_the_cli() {
         assert!(a["private_key"].as_str().unwrap().contains("PRIVATE KEY"));
     }
 }
+
+#[test]
+fn lifecycle_event_registrations_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let kms = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+    // A closed port: the test send fails and is logged for a retry.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}/hook");
+
+    let created = admin.json(&[
+        "events",
+        "registration-create",
+        "--instance-id",
+        &kms,
+        "--callback-url",
+        &url,
+        "--event-type",
+        "key.rotated,key.deleted",
+    ]);
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["secret"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        created["event_types"],
+        serde_json::json!(["key.rotated", "key.deleted"])
+    );
+    let listed = admin.json(&["events", "registrations", "--instance-id", &kms]);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(listed[0].get("secret").is_none(), "{listed}");
+    let out = admin.run(&["events", "registrations", "--instance-id", &kms]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&url));
+
+    let sent = admin.json(&["events", "test", "--instance-id", &kms, &id]);
+    assert_eq!(sent["event_type"], "arca.test");
+    assert_eq!(sent["state"], "pending");
+    assert_eq!(sent["attempts"], 1);
+    let log = admin.json(&[
+        "events",
+        "deliveries",
+        "--instance-id",
+        &kms,
+        "--state",
+        "pending",
+    ]);
+    assert_eq!(log.as_array().unwrap().len(), 1);
+    assert_eq!(log[0]["registration_id"], id.as_str());
+    let bad = admin.run(&[
+        "events",
+        "registration-create",
+        "--instance-id",
+        &kms,
+        "--callback-url",
+        "http://example.com/hook",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("https"), "{}", stderr(&bad));
+
+    let out = admin.run(&["events", "registration-delete", "--instance-id", &kms, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = admin.json(&["events", "registrations", "--instance-id", &kms]);
+    assert!(listed.as_array().unwrap().is_empty());
+}

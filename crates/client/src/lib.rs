@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cert_bundle;
+pub mod events;
 mod iam;
 pub mod kp;
 pub mod sm;

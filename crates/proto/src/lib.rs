@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod iam;
 pub mod instance;

@@ -37,6 +37,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Period of the key lifecycle jobs (expiry, rotation by policy, scheduled purges).
     pub jobs_interval: Duration,
+    /// Lifecycle events may go to `http://` callback URLs on any host (`[events] allow_http`);
+    /// by default only to loopback hosts.
+    pub events_allow_http: bool,
     /// How long a deleted instance can be restored (`[instances] reclamation_hours`).
     pub reclamation_period: Duration,
 }
@@ -78,6 +81,13 @@ struct RawConfig {
     limits: Option<RawLimits>,
     jobs: Option<RawJobs>,
     instances: Option<RawInstances>,
+    events: Option<RawEvents>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    allow_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,7 +151,7 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 10] = [
     "listen",
     "data_dir",
     "region",
@@ -151,6 +161,7 @@ const SETTINGS: [&str; 9] = [
     "limits",
     "jobs",
     "instances",
+    "events",
 ];
 
 /// Default reclamation period of deleted instances (7 days), in hours.
@@ -313,6 +324,7 @@ impl Config {
             max_body_bytes,
             request_timeout: Duration::from_secs(timeout),
             jobs_interval: Duration::from_secs(jobs_interval),
+            events_allow_http: raw.events.unwrap_or_default().allow_http.unwrap_or(false),
         })
     }
 }

@@ -120,6 +120,7 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
         reclamation_period: std::time::Duration::from_secs(
             crate::config::DEFAULT_RECLAMATION_HOURS * 3600,
         ),
+        events_allow_http: false,
     };
     let assembled = crate::assemble(&config).await?;
     let arca = assembled.arca.clone();

@@ -116,6 +116,10 @@ pub async fn assemble_with_clock(
             region: config.region.clone(),
             reclamation_period: time::Duration::try_from(config.reclamation_period)
                 .unwrap_or(time::Duration::days(7)),
+            events: arca_services::events::EventSettings {
+                allow_http: config.events_allow_http,
+                ..Default::default()
+            },
             ..Settings::default()
         },
     );

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arca_services::KeyService;
+use arca_services::events::EventService;
 use arca_services::reclamations::ReclamationService;
 use arca_services::secrets::SecretsService;
 use axum::Router;
@@ -92,6 +93,7 @@ pub(crate) async fn serve(
         assembled.arca.keys.clone(),
         assembled.arca.secrets.clone(),
         assembled.arca.reclamations.clone(),
+        assembled.arca.events.clone(),
         jobs_interval,
         stopped.clone(),
     ));
@@ -112,6 +114,7 @@ async fn run_jobs(
     keys: KeyService,
     secrets: SecretsService,
     reclamations: ReclamationService,
+    events: EventService,
     period: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -128,6 +131,10 @@ async fn run_jobs(
                 }
                 if let Err(e) = reclamations.run_due_work_now().await {
                     tracing::warn!(error = %e, "instance reclamation jobs failed");
+                }
+                // Last: the events the passes above recorded go out in the same tick.
+                if let Err(e) = events.run_due_work_now().await {
+                    tracing::warn!(error = %e, "lifecycle event delivery failed");
                 }
             }
             _ = stopped.changed() => return,

@@ -19,12 +19,14 @@ use arca_crypto::kdf::hkdf_sha256_key;
 use arca_crypto::random::random_bytes;
 use arca_keystore::Keystore;
 use arca_store::{KeyQuery, KeyRecord, KeyVersionRecord, Store, StoreError};
+use serde_json::json;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::access::{AccessService, Permission, Scope};
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
+use crate::events::{EventService, EventType};
 use crate::import_tokens::{ImportTokenService, SecureImport};
 use crate::instances::InstanceService;
 use crate::kms_access;
@@ -306,6 +308,7 @@ pub struct KeyService {
     instances: InstanceService,
     access: AccessService,
     import_tokens: ImportTokenService,
+    events: EventService,
     windows: KeyWindows,
     records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
     /// (instance id, alias) → key id.
@@ -322,6 +325,7 @@ impl std::fmt::Debug for KeyService {
 }
 
 impl KeyService {
+    #[allow(clippy::too_many_arguments)] // one handle per collaborator, wired once in Arca::new
     pub(crate) fn new(
         store: Arc<dyn Store>,
         keystore: Arc<dyn Keystore>,
@@ -329,6 +333,7 @@ impl KeyService {
         instances: InstanceService,
         access: AccessService,
         import_tokens: ImportTokenService,
+        events: EventService,
         windows: KeyWindows,
     ) -> Self {
         Self {
@@ -338,11 +343,32 @@ impl KeyService {
             instances,
             access,
             import_tokens,
+            events,
             windows,
             records: Arc::default(),
             aliases: Arc::default(),
             wrapping_keys: Arc::default(),
         }
+    }
+
+    /// Records a lifecycle event of a key whose change has committed: ids, type and state only.
+    pub(crate) async fn key_event(
+        &self,
+        event_type: EventType,
+        key: &KeyRecord,
+        mut data: serde_json::Value,
+    ) {
+        if let Some(fields) = data.as_object_mut() {
+            fields.insert("key_id".into(), json!(key.id));
+            fields.insert(
+                "key_type".into(),
+                json!(if key.extractable { "standard" } else { "root" }),
+            );
+            fields.insert("state".into(), json!(key.state));
+        }
+        self.events
+            .emit(&key.instance_id, event_type, &key.id, data)
+            .await;
     }
 
     /// Drops every cached record and wrapping key (on seal).
@@ -722,6 +748,8 @@ impl KeyService {
         record.revision = 1;
         self.cache_record(&record);
         tracing::info!(instance_id, key_id = %record.id, root = !record.extractable, imported, "key created");
+        self.key_event(EventType::KeyCreated, &record, json!({}))
+            .await;
         let mut key = self.view(record, now_ms, &principal.account_id)?;
         if key.record.extractable {
             key.payload = Some(material);
@@ -1143,6 +1171,8 @@ impl KeyService {
                 Ok(()) => {
                     self.cache_record(&next);
                     tracing::info!(instance_id, key_id, version = seq, "key rotated");
+                    let data = json!({ "key_version_id": version_id, "key_version": seq });
+                    self.key_event(EventType::KeyRotated, &next, data).await;
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => {
@@ -1169,7 +1199,7 @@ impl KeyService {
             .await?;
         let clock = self.clock.clone();
         let this = self.clone();
-        self.update(instance_id, key_id, move |k, _| {
+        let record = self.update(instance_id, key_id, move |k, _| {
             match this.effective_state(k, clock.now())? {
                 KeyState::Active => {
                     k.state = KeyState::Suspended.number();
@@ -1183,6 +1213,8 @@ impl KeyService {
         })
         .await?;
         tracing::info!(instance_id, key_id, "key disabled");
+        self.key_event(EventType::KeyDisabled, &record, json!({}))
+            .await;
         Ok(())
     }
 
@@ -1195,7 +1227,7 @@ impl KeyService {
     ) -> ServiceResult<()> {
         self.authorize(principal, instance_id, Permission::Manage)
             .await?;
-        self.update(instance_id, key_id, |k, _| {
+        let record = self.update(instance_id, key_id, |k, _| {
             if k.state == KeyState::Suspended.number() {
                 k.state = KeyState::Active.number();
                 Ok(())
@@ -1208,6 +1240,8 @@ impl KeyService {
         })
         .await?;
         tracing::info!(instance_id, key_id, "key enabled");
+        self.key_event(EventType::KeyEnabled, &record, json!({}))
+            .await;
         Ok(())
     }
 
@@ -1267,6 +1301,8 @@ impl KeyService {
             })
             .await?;
         tracing::info!(instance_id, key_id, "key deleted");
+        self.key_event(EventType::KeyDeleted, &record, json!({}))
+            .await;
         self.to_key(record, principal).await
     }
 
@@ -1304,6 +1340,8 @@ impl KeyService {
             })
             .await?;
         tracing::info!(instance_id, key_id, "key restored");
+        self.key_event(EventType::KeyRestored, &record, json!({}))
+            .await;
         self.to_key(record, principal).await
     }
 

@@ -9,6 +9,7 @@ pub mod access;
 pub mod auth;
 pub mod clock;
 mod error;
+pub mod events;
 pub mod iam;
 pub mod ids;
 pub mod import_tokens;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub secrets: secrets::SecretsSettings,
     /// How long a deleted instance can be restored before it is reclaimed.
     pub reclamation_period: time::Duration,
+    /// Lifecycle event delivery.
+    pub events: events::EventSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             key_windows: KeyWindows::default(),
             secrets: secrets::SecretsSettings::default(),
             reclamation_period: time::Duration::days(7),
+            events: events::EventSettings::default(),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct Arca {
     pub secrets: secrets::SecretsService,
     /// Instance deletion, restore and reclamation.
     pub reclamations: reclamations::ReclamationService,
+    /// Lifecycle events to callback URLs.
+    pub events: events::EventService,
 }
 
 impl Arca {
@@ -111,6 +117,14 @@ impl Arca {
             clock.clone(),
             settings.clone(),
         );
+        let events = events::EventService::new(
+            store.clone(),
+            keystore.clone(),
+            clock.clone(),
+            instances.clone(),
+            access.clone(),
+            settings.events.clone(),
+        );
         let import_tokens = import_tokens::ImportTokenService::new(
             store.clone(),
             keystore.clone(),
@@ -125,6 +139,7 @@ impl Arca {
             instances.clone(),
             access.clone(),
             import_tokens.clone(),
+            events.clone(),
             settings.key_windows,
         );
         let registrations = registrations::RegistrationService::new(
@@ -141,6 +156,7 @@ impl Arca {
             access.clone(),
             keys.clone(),
             registrations.clone(),
+            events.clone(),
             settings.secrets,
         );
         Self {
@@ -174,6 +190,7 @@ impl Arca {
                 instances.clone(),
                 keys.clone(),
                 secrets.clone(),
+                events.clone(),
                 settings.reclamation_period,
             ),
             secrets,
@@ -188,6 +205,7 @@ impl Arca {
             keys,
             instances,
             auth,
+            events,
         }
     }
 

@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use arca_store::reclamations::ReclamationRecord;
 use arca_store::{KeyQuery, Store};
+use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::auth::Principal;
-use crate::clock::{Clock, from_millis, to_millis};
+use crate::clock::{Clock, from_millis, rfc3339, to_millis};
+use crate::events::{EventService, EventType};
 use crate::instances::{Instance, InstanceService, ServiceKind};
 use crate::keys::KeyService;
 use crate::secrets::SecretsService;
@@ -43,6 +45,7 @@ pub struct ReclamationService {
     instances: InstanceService,
     keys: KeyService,
     secrets: SecretsService,
+    events: EventService,
     period: time::Duration,
 }
 
@@ -53,6 +56,7 @@ impl ReclamationService {
         instances: InstanceService,
         keys: KeyService,
         secrets: SecretsService,
+        events: EventService,
         period: time::Duration,
     ) -> Self {
         Self {
@@ -61,6 +65,7 @@ impl ReclamationService {
             instances,
             keys,
             secrets,
+            events,
             period,
         }
     }
@@ -125,6 +130,14 @@ impl ReclamationService {
             reclaim_at = record.reclaim_at,
             "instance deleted; reclamation period started"
         );
+        let data = json!({
+            "state": "reclaiming",
+            "deleted_at": rfc3339(record.deleted_at),
+            "reclaim_at": rfc3339(record.reclaim_at),
+        });
+        self.events
+            .emit(instance_id, EventType::InstanceDeleted, instance_id, data)
+            .await;
         let instance = self.instances.get(admin, instance_id).await?;
         Ok(self.view(record, instance))
     }
@@ -161,6 +174,10 @@ impl ReclamationService {
         }
         self.instances.forget(instance_id);
         tracing::info!(instance_id, "instance restored");
+        let data = json!({ "state": "active" });
+        self.events
+            .emit(instance_id, EventType::InstanceRestored, instance_id, data)
+            .await;
         self.instances.get(admin, instance_id).await
     }
 
@@ -173,6 +190,24 @@ impl ReclamationService {
 
     async fn purge(&self, instance_id: &str) -> ServiceResult<()> {
         let instance = self.instances.lookup(instance_id).await?;
+        if instance.state == "reclaiming" {
+            // Sent now, once: the purge removes the registrations, events and deliveries with
+            // everything else of the instance, so nothing would be left to retry from.
+            let data = json!({ "state": "reclaimed" });
+            if let Err(e) = self
+                .events
+                .send_now(
+                    instance_id,
+                    EventType::InstanceReclaimed,
+                    instance_id,
+                    data,
+                    None,
+                )
+                .await
+            {
+                tracing::warn!(instance_id, error = %e, "sending the reclaimed event failed");
+            }
+        }
         if !self
             .store
             .purge_instance(instance_id, &instance.crn)

@@ -40,8 +40,8 @@ pub trait ReclamationStore: Send + Sync {
     async fn reclamations_due(&self, now: i64) -> StoreResult<Vec<ReclamationRecord>>;
 
     /// Removes a reclaiming instance and every row it owns — keys and their versions, secrets
-    /// and their versions, policies, grants, authorizations, registrations it made on other
-    /// instances' keys (`resource_crn`), the instance key — wrapped material and data cleared
-    /// first. `false` when it is not reclaiming.
+    /// and their versions, policies, grants, authorizations, event registrations, events and
+    /// deliveries, registrations it made on other instances' keys (`resource_crn`), the
+    /// instance key — wrapped material and data cleared first. `false` when it is not reclaiming.
     async fn purge_instance(&self, instance_id: &str, instance_crn: &str) -> StoreResult<bool>;
 }

@@ -63,6 +63,7 @@ impl Env {
             request_timeout: Duration::from_secs(30),
             jobs_interval: Duration::from_secs(60),
             reclamation_period: Duration::from_secs(7 * 24 * 3600),
+            events_allow_http: false,
         };
         Self {
             dir,

@@ -9,6 +9,7 @@ use super::{Key, KeyService, KeyState};
 use crate::access::Permission;
 use crate::auth::Principal;
 use crate::clock::{from_millis, to_millis};
+use crate::events::EventType;
 use crate::{ServiceError, ServiceResult};
 
 /// Most keys handled by one [`KeyService::run_due_work`] pass (the next pass takes the rest).
@@ -187,6 +188,10 @@ impl KeyService {
                     versions = versions.len(),
                     "key purged: material shredded"
                 );
+                let data = serde_json::json!({ "key_id": key_id, "state": "purged" });
+                self.events
+                    .emit(instance_id, EventType::KeyPurged, key_id, data)
+                    .await;
                 Ok(())
             }
             Ok(None) => Err(ServiceError::NotFound("key")),

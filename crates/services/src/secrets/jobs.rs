@@ -9,7 +9,8 @@ use super::SecretsService;
 use super::model::{SecretMeta, SecretState, SecretType, VersionMeta, from_doc};
 use super::secret_ops::DataFields;
 use crate::ServiceResult;
-use crate::clock::to_millis;
+use crate::clock::{rfc3339, to_millis};
+use crate::events::EventType;
 
 /// The IAM id recorded as the creator of versions made by automatic rotation.
 const SCHEDULER: &str = "arca-scheduler";
@@ -137,6 +138,23 @@ impl SecretsService {
             )
             .await?;
         tracing::info!(instance_id = %secret.instance_id, secret_id = %secret.id, "secret expired: data destroyed");
+        let event_type = if is_cert {
+            EventType::CertificateExpired
+        } else {
+            EventType::SecretExpired
+        };
+        let data = serde_json::json!({
+            "state": "destroyed",
+            "expiration_date": secret.expiration_date.map(rfc3339),
+        });
+        self.secret_event(
+            event_type,
+            &secret.instance_id,
+            &secret.id,
+            &secret.secret_type,
+            data,
+        )
+        .await;
         Ok(true)
     }
 

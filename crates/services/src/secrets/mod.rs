@@ -29,6 +29,7 @@ use time::OffsetDateTime;
 use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
 use crate::clock::Clock;
+use crate::events::{EventService, EventType};
 use crate::instances::{Instance, InstanceService, ServiceKind};
 use crate::keys::KeyService;
 use crate::registrations::RegistrationService;
@@ -120,6 +121,7 @@ pub struct SecretsService {
     access: AccessService,
     keys: KeyService,
     registrations: RegistrationService,
+    events: EventService,
     sealer: Sealer,
     settings: SecretsSettings,
     /// Writers of one secret queue here (striped by secret id) instead of racing on its
@@ -136,6 +138,7 @@ fn stale(e: &ServiceError) -> bool {
 }
 
 impl SecretsService {
+    #[allow(clippy::too_many_arguments)] // one handle per collaborator, wired once in Arca::new
     pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -143,6 +146,7 @@ impl SecretsService {
         access: AccessService,
         keys: KeyService,
         registrations: RegistrationService,
+        events: EventService,
         settings: SecretsSettings,
     ) -> Self {
         Self {
@@ -153,6 +157,7 @@ impl SecretsService {
             access,
             keys,
             registrations,
+            events,
             settings,
             writers: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }
@@ -191,6 +196,25 @@ impl SecretsService {
 
     fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// Records a lifecycle event of a secret whose change has committed: ids, type, state and
+    /// times only, never its data.
+    pub(crate) async fn secret_event(
+        &self,
+        event_type: EventType,
+        instance_id: &str,
+        secret_id: &str,
+        secret_type: &str,
+        mut data: Value,
+    ) {
+        if let Some(fields) = data.as_object_mut() {
+            fields.insert("secret_id".into(), Value::from(secret_id));
+            fields.insert("secret_type".into(), Value::from(secret_type));
+        }
+        self.events
+            .emit(instance_id, event_type, secret_id, data)
+            .await;
     }
 
     fn secret_crn(&self, instance: &Instance, secret_id: &str) -> String {

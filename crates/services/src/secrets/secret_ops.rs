@@ -16,7 +16,8 @@ use super::model::{
 use super::{SecretData, SecretView, SecretWithData, SecretsService, VersionView, password};
 use crate::access::Permission;
 use crate::auth::Principal;
-use crate::clock::to_millis;
+use crate::clock::{rfc3339, to_millis};
+use crate::events::EventType;
 use crate::{ServiceError, ServiceResult, ids};
 
 /// `POST /secrets`: the fields of every supported type (the type decides which apply). Unknown
@@ -416,6 +417,17 @@ impl SecretsService {
         };
         self.store.create_secret(&record, &version).await?;
         tracing::info!(instance_id, secret_id = %record.id, secret_type = t.as_str(), "secret created");
+        self.secret_event(
+            EventType::SecretCreated,
+            instance_id,
+            &record.id,
+            t.as_str(),
+            serde_json::json!({
+                "version_id": version.id,
+                "expiration_date": record.expiration_date.map(rfc3339),
+            }),
+        )
+        .await;
         let secret = self.view(&instance, record)?;
         let version = self.version_view(&secret.record, version, Some("current"))?;
         Ok(SecretWithData {
@@ -665,6 +677,10 @@ impl SecretsService {
         match self.store.delete_secret(instance_id, id).await? {
             SecretDeletion::Deleted => {
                 tracing::info!(instance_id, secret_id = id, "secret deleted");
+                let data = serde_json::json!({ "secret_id": id, "state": "destroyed" });
+                self.events
+                    .emit(instance_id, EventType::SecretDestroyed, id, data)
+                    .await;
                 Ok(())
             }
             SecretDeletion::NotFound => Err(ServiceError::NotFound("secret")),

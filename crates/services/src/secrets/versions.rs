@@ -13,7 +13,8 @@ use super::secret_ops::{DataFields, next_rotation};
 use super::{SecretData, SecretWithData, SecretsService, VersionView};
 use crate::access::Permission;
 use crate::auth::Principal;
-use crate::clock::to_millis;
+use crate::clock::{rfc3339, to_millis};
+use crate::events::EventType;
 use crate::{ServiceError, ServiceResult, ids};
 
 /// `POST /secrets/{id}/versions`.
@@ -193,6 +194,24 @@ impl SecretsService {
             match self.store.update_secret(&next, change).await {
                 Ok(()) => {
                     tracing::info!(%instance_id, %secret_id, version_id = %version.id, auto_rotated, "secret version created");
+                    let event_type = if auto_rotated {
+                        EventType::SecretRotated
+                    } else {
+                        EventType::SecretNewVersion
+                    };
+                    let data = serde_json::json!({
+                        "version_id": version.id,
+                        "version": version.serial,
+                        "expiration_date": next.expiration_date.map(rfc3339),
+                    });
+                    self.secret_event(
+                        event_type,
+                        &instance_id,
+                        &secret_id,
+                        &next.secret_type,
+                        data,
+                    )
+                    .await;
                     return Ok((next, version));
                 }
                 Err(arca_store::StoreError::Stale(_)) => {

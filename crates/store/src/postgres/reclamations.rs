@@ -30,7 +30,7 @@ macro_rules! columns {
 /// What removing an instance deletes, children first; `$1` is the instance id. Wrapped material
 /// and sealed data are cleared before their rows are deleted. (PostgreSQL keeps dead tuples
 /// until VACUUM: see the operations notes of the PostgreSQL store.)
-const PURGE: [&str; 25] = [
+const PURGE: [&str; 29] = [
     "UPDATE kp_key_versions SET wrapped_material = NULL \
      WHERE key_id IN (SELECT id FROM kp_keys WHERE instance_id = $1)",
     "UPDATE sm_secret_versions SET payload = NULL, wrapped_dek = NULL WHERE instance_id = $1",
@@ -54,6 +54,10 @@ const PURGE: [&str; 25] = [
     "DELETE FROM sm_configurations WHERE instance_id = $1",
     "DELETE FROM sm_notification_registrations WHERE instance_id = $1",
     "DELETE FROM sm_instance_roots WHERE instance_id = $1",
+    "DELETE FROM event_deliveries WHERE instance_id = $1",
+    "DELETE FROM events WHERE instance_id = $1",
+    "DELETE FROM event_registrations WHERE instance_id = $1",
+    "DELETE FROM event_marks WHERE instance_id = $1",
     "DELETE FROM role_grants WHERE instance_id = $1",
     "DELETE FROM service_authorizations WHERE source_instance_id = $1 OR target_instance_id = $1",
     "UPDATE instances SET wrapped_key = '\\x'::bytea WHERE id = $1",

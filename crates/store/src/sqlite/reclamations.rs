@@ -28,7 +28,7 @@ macro_rules! columns {
 /// What removing an instance deletes, children first. Every statement takes the instance id
 /// once. Wrapped material and sealed data are cleared before their rows are deleted (with
 /// `secure_delete`, both leave zeros behind).
-const PURGE: [&str; 25] = [
+const PURGE: [&str; 29] = [
     // Key material and secret data first.
     "UPDATE kp_key_versions SET wrapped_material = NULL \
      WHERE key_id IN (SELECT id FROM kp_keys WHERE instance_id = ?)",
@@ -55,6 +55,12 @@ const PURGE: [&str; 25] = [
     "DELETE FROM sm_configurations WHERE instance_id = ?",
     "DELETE FROM sm_notification_registrations WHERE instance_id = ?",
     "DELETE FROM sm_instance_roots WHERE instance_id = ?",
+    // Lifecycle events: the delivery log, the outbox, the registrations (their wrapped
+    // secrets) and the marks of notices made.
+    "DELETE FROM event_deliveries WHERE instance_id = ?",
+    "DELETE FROM events WHERE instance_id = ?",
+    "DELETE FROM event_registrations WHERE instance_id = ?",
+    "DELETE FROM event_marks WHERE instance_id = ?",
     // Access.
     "DELETE FROM role_grants WHERE instance_id = ?",
     "DELETE FROM service_authorizations WHERE source_instance_id = ? OR target_instance_id = ?",

@@ -1,7 +1,9 @@
 //! The store test suite: every `Store` implementation must pass all of it. Each backend's test file
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
+mod events;
 mod secrets;
+pub(crate) use events::lifecycle_events;
 pub(crate) use secrets::{
     notification_registrations, secret_groups, secret_locks, secrets_and_versions, secrets_configs,
     secrets_roots,
@@ -73,7 +75,7 @@ pub(crate) async fn api_key_lookup(store: &dyn Store) {
     assert!(store.find_api_key(b"").await.unwrap().is_none());
 }
 
-fn instance(id: &str, account: &str, created_at: i64) -> InstanceRecord {
+pub(crate) fn instance(id: &str, account: &str, created_at: i64) -> InstanceRecord {
     InstanceRecord {
         id: id.into(),
         account_id: account.into(),
@@ -1009,6 +1011,7 @@ macro_rules! store_suite {
         store_suite!(@case $mode, $make, notification_registrations);
         store_suite!(@case $mode, $make, secrets_roots);
         store_suite!(@case $mode, $make, reclamations);
+        store_suite!(@case $mode, $make, lifecycle_events);
         store_suite!(@case $mode, $make, service_authorizations);
         store_suite!(@case $mode, $make, service_instance_principals_are_never_stored);
     };
