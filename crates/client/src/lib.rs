@@ -4,6 +4,7 @@
 
 mod iam;
 pub mod kp;
+mod rc;
 pub mod sm;
 
 use arca_proto::ErrorBody;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod iam;
 pub mod instance;
+pub mod resource_controller;
 pub mod sys;
 
 pub use error::{ErrorBody, ErrorItem};

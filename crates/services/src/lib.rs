@@ -20,6 +20,7 @@ pub mod kmip;
 mod kms_access;
 pub mod reclamations;
 pub mod registrations;
+pub mod resource_controller;
 pub mod secrets;
 pub mod system;
 pub mod tokens;
@@ -93,6 +94,8 @@ pub struct Arca {
     pub secrets: secrets::SecretsService,
     /// Instance deletion, restore and reclamation.
     pub reclamations: reclamations::ReclamationService,
+    /// The Resource Controller API's view of instances.
+    pub resource_controller: resource_controller::ResourceControllerService,
 }
 
 impl Arca {
@@ -143,6 +146,14 @@ impl Arca {
             registrations.clone(),
             settings.secrets,
         );
+        let reclamations = reclamations::ReclamationService::new(
+            store.clone(),
+            clock.clone(),
+            instances.clone(),
+            keys.clone(),
+            secrets.clone(),
+            settings.reclamation_period,
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
@@ -168,14 +179,14 @@ impl Arca {
             ),
             import_tokens,
             registrations: registrations.clone(),
-            reclamations: reclamations::ReclamationService::new(
+            resource_controller: resource_controller::ResourceControllerService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
-                keys.clone(),
                 secrets.clone(),
-                settings.reclamation_period,
+                reclamations.clone(),
             ),
+            reclamations,
             secrets,
             iam: iam::IamService::new(
                 store.clone(),

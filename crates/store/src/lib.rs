@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod instance_updates;
 mod postgres;
 pub mod reclamations;
 mod records;
@@ -17,6 +18,7 @@ pub mod secrets;
 mod sqlite;
 
 pub use error::StoreError;
+pub use instance_updates::InstanceUpdateStore;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use reclamations::ReclamationStore;
 pub use records::{
@@ -50,7 +52,9 @@ pub struct InitialState {
 
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
-pub trait Store: SecretStore + ReclamationStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SecretStore + ReclamationStore + InstanceUpdateStore + Send + Sync + std::fmt::Debug
+{
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
