@@ -41,7 +41,7 @@ pub const PLANS: [Plan; 2] = [
 
 impl Plan {
     /// The plan of a service.
-    pub fn of(service: ServiceKind) -> &'static Plan {
+    pub fn of(service: ServiceKind) -> &'static Self {
         match service {
             ServiceKind::Kms => &PLANS[0],
             ServiceKind::SecretsManager => &PLANS[1],
@@ -49,7 +49,7 @@ impl Plan {
     }
 
     /// A plan by plan id or by the service's catalog name (`kms`, `secrets-manager`).
-    pub fn find(id: &str) -> Option<&'static Plan> {
+    pub fn find(id: &str) -> Option<&'static Self> {
         PLANS
             .iter()
             .find(|p| p.plan_id == id || p.resource_id == id)
