@@ -167,6 +167,26 @@ async fn resource_instances_and_reclamations() {
         admin.root_key_status(&sm.guid).await.unwrap().root_key_crn,
         Some(root.crn.clone())
     );
+    // A member of the account without a role on the secrets instance lists it (without its
+    // root key) but cannot change it.
+    let user = admin.create_principal("user", "rc-member").await.unwrap();
+    let member_key = admin.create_api_key(&user.id, "rc").await.unwrap();
+    let member = admin.with_api_key(Some(member_key.api_key.clone()));
+    let seen = member.rc_get_instance(&sm.guid).await.unwrap();
+    assert_eq!(seen.name, "rc-sm-renamed");
+    assert!(seen.parameters.is_empty(), "{seen:?}");
+    assert_eq!(member.rc_list_instances(&[]).await.unwrap().len(), 4);
+    let rename = UpdateResourceInstance {
+        name: Some("taken-over".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        status_of(
+            "member rename",
+            member.rc_update_instance(&sm.guid, &rename).await
+        ),
+        403
+    );
     let other_plan = UpdateResourceInstance {
         resource_plan_id: Some("arca-kms-standard".into()),
         ..Default::default()

@@ -225,10 +225,13 @@ impl ResourceControllerService {
             .map(from_millis);
         let (root_key_crn, reclamation) = if instance.state == "active" {
             let root = if instance.service == ServiceKind::SecretsManager {
-                self.secrets
-                    .root_key_status(principal, &instance.id)
-                    .await?
-                    .root_key_crn
+                // Every member of the account sees its instances; the root key only those
+                // with a role on the instance (the rest see no parameters).
+                match self.secrets.root_key_status(principal, &instance.id).await {
+                    Ok(status) => status.root_key_crn,
+                    Err(ServiceError::Forbidden(_)) => None,
+                    Err(e) => return Err(e),
+                }
             } else {
                 None
             };
