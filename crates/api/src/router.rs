@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{events, health, iam, identity, instances, sys};
+use crate::routes::{events, health, iam, identity, instances, resource_controller, sys};
 use crate::{ApiError, AppState};
 
 /// Request limits.
@@ -113,7 +113,21 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/v1/instances/{id}",
             get(instances::get).delete(instances::delete),
         )
-        .route("/v1/reclamations", get(instances::reclamations))
+        .route("/v1/reclamations", get(resource_controller::reclamations))
+        .route(
+            "/v1/reclamations/{id}/actions/{action_name}",
+            post(resource_controller::action),
+        )
+        .route(
+            "/v2/resource_instances",
+            post(resource_controller::create).get(resource_controller::list),
+        )
+        .route(
+            "/v2/resource_instances/{id}",
+            get(resource_controller::get)
+                .patch(resource_controller::update)
+                .delete(resource_controller::delete),
+        )
         .route("/v1/reclamations/{id}/restore", post(instances::restore))
         .route("/v1/reclamations/{id}/reclaim", post(instances::reclaim))
         .route(

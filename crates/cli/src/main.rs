@@ -5,6 +5,7 @@ mod events_cmd;
 mod iam_cmd;
 mod kp_cmd;
 mod operator;
+mod resource_cmd;
 mod server_cmd;
 mod sm_cmd;
 
@@ -30,6 +31,9 @@ enum Command {
     /// Service instances (tenants).
     #[command(subcommand)]
     Instance(client_cmd::InstanceCommand),
+    /// Service instances through the Resource Controller API (as `ibmcloud resource`).
+    #[command(subcommand)]
+    Resource(resource_cmd::ResourceCommand),
     /// Shows the server's health.
     Health(ConnectArgs),
     /// Users, service IDs, API keys and role grants of your account.
@@ -132,6 +136,7 @@ fn main() -> std::process::ExitCode {
             Command::Server(args) => server_cmd::run(args).await,
             Command::Operator(cmd) => operator::run(cmd).await,
             Command::Instance(cmd) => client_cmd::run_instance(cmd).await,
+            Command::Resource(cmd) => resource_cmd::run(cmd).await,
             Command::Health(connect) => client_cmd::health(&connect).await,
             Command::Kp(cmd) => kp_cmd::run(cmd).await,
             Command::Iam(cmd) => iam_cmd::run(cmd).await,

@@ -1435,3 +1435,155 @@ fn lifecycle_event_registrations_through_the_cli() {
     let listed = admin.json(&["events", "registrations", "--instance-id", &kms]);
     assert!(listed.as_array().unwrap().is_empty());
 }
+
+#[test]
+fn resource_service_instances_and_reclamations_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+
+    let created = admin.json(&[
+        "resource",
+        "service-instance-create",
+        "cli-sm",
+        "secrets-manager",
+        "standard",
+    ]);
+    assert_eq!(created["resource_plan_id"], "arca-secrets-manager-standard");
+    assert_eq!(created["state"], "active");
+    let guid = created["guid"].as_str().unwrap().to_owned();
+    let crn = created["crn"].as_str().unwrap().to_owned();
+    // A plan of another service, and bad parameters: refused before anything is created.
+    let out = admin.run(&[
+        "resource",
+        "service-instance-create",
+        "x",
+        "kms",
+        "arca-secrets-manager-standard",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unknown plan"), "{}", stderr(&out));
+    let out = admin.run(&[
+        "resource",
+        "service-instance-create",
+        "x",
+        "kms",
+        "standard",
+        "-p",
+        "[1]",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("JSON object"), "{}", stderr(&out));
+
+    // Listed (text and JSON), shown by name and by CRN, renamed.
+    let out = admin.run(&["resource", "service-instances"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("cli-sm") && text.contains(&guid), "{text}");
+    let list = admin.json(&["resource", "service-instances", "--service", "kms"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        admin.json(&["resource", "service-instance", "cli-sm"])["guid"],
+        Value::String(guid.clone())
+    );
+    assert_eq!(
+        admin.json(&["resource", "service-instance", &crn])["name"],
+        "cli-sm"
+    );
+    let renamed = admin.json(&[
+        "resource",
+        "service-instance-update",
+        "cli-sm",
+        "--name",
+        "cli-sm-2",
+    ]);
+    assert_eq!(renamed["name"], "cli-sm-2");
+    let out = admin.run(&["resource", "service-instance", "no-such-name"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no service instance named"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A secret; delete (needs --yes) -> refused -> reclamations -> restore -> reads as before.
+    let secret = admin.json(&[
+        "sm",
+        "secret-create",
+        "--type",
+        "arbitrary",
+        "--name",
+        "cli-rc",
+        "--payload",
+        "cli rc payload",
+        "--instance",
+        &guid,
+    ]);
+    let secret_id = secret["id"].as_str().unwrap().to_owned();
+    let get_secret = [
+        "sm",
+        "secret",
+        &secret_id,
+        "--show-data",
+        "--instance",
+        &guid,
+    ];
+    assert!(
+        !admin
+            .run(&["resource", "service-instance-delete", "cli-sm-2"])
+            .status
+            .success()
+    );
+    let out = admin.run(&["resource", "service-instance-delete", "cli-sm-2", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("reclamation-restore"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let refused = admin.run(&get_secret);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("deleted"), "{}", stderr(&refused));
+    let recl = admin.json(&["resource", "reclamations"]);
+    assert_eq!(recl[0]["id"], Value::String(guid.clone()));
+    assert_eq!(recl[0]["state"], "SCHEDULED");
+    let out = admin.run(&["resource", "reclamations"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&crn));
+    let restored = admin.json(&["resource", "reclamation-restore", &guid]);
+    assert_eq!(restored["state"], "RESTORING");
+    assert_eq!(admin.json(&get_secret)["payload"], "cli rc payload");
+
+    // Delete -> reclaim (needs --yes): gone.
+    let out = admin.run(&["resource", "service-instance-delete", &guid, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !admin
+            .run(&["resource", "reclamation-delete", &guid])
+            .status
+            .success()
+    );
+    let out = admin.run(&["resource", "reclamation-delete", &guid, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reclaimed"));
+    let gone = admin.run(&["resource", "service-instance", &guid]);
+    assert!(!gone.status.success());
+    assert!(stderr(&gone).contains("404"), "{}", stderr(&gone));
+    assert!(!admin.run(&get_secret).status.success());
+    assert_eq!(
+        admin.json(&["resource", "reclamations"]),
+        serde_json::json!([])
+    );
+}

@@ -6,6 +6,7 @@ pub mod cert_bundle;
 pub mod events;
 mod iam;
 pub mod kp;
+mod rc;
 pub mod sm;
 
 use arca_proto::ErrorBody;

@@ -99,4 +99,8 @@ pub struct Reclamation {
 pub struct ReclamationList {
     /// The deleted instances of the caller's account.
     pub reclamations: Vec<Reclamation>,
+    /// The same, in the Resource Controller's shape (`ResourceControllerV2.list_reclamations`
+    /// reads this path too).
+    #[serde(default)]
+    pub resources: Vec<crate::resource_controller::Reclamation>,
 }

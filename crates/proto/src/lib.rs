@@ -9,6 +9,7 @@ pub mod events;
 pub mod health;
 pub mod iam;
 pub mod instance;
+pub mod resource_controller;
 pub mod sys;
 
 pub use error::{ErrorBody, ErrorItem};

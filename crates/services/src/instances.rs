@@ -75,6 +75,17 @@ impl Instance {
     }
 }
 
+/// A trimmed instance name of 1 to 100 printable characters.
+fn valid_name(name: &str) -> ServiceResult<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ServiceError::InvalidInput(
+            "name must be 1 to 100 printable characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
 /// The AAD binding an instance key to its instance.
 pub fn instance_key_aad(instance_id: &str) -> Vec<u8> {
     let mut aad = b"arca:instance-key:v1:".to_vec();
@@ -135,6 +146,30 @@ impl InstanceService {
         })
     }
 
+    /// Renames an active instance of the admin's account.
+    pub async fn rename(
+        &self,
+        principal: &Principal,
+        id: &str,
+        name: &str,
+    ) -> ServiceResult<Instance> {
+        principal.require_admin()?;
+        let name = valid_name(name)?;
+        self.get(principal, id).await?.require_active()?;
+        if !self
+            .store
+            .rename_instance(id, name, to_millis(self.clock.now()))
+            .await?
+        {
+            return Err(ServiceError::Concurrent(
+                "the instance changed concurrently",
+            ));
+        }
+        self.forget(id);
+        tracing::info!(instance_id = %id, "instance renamed");
+        self.get(principal, id).await
+    }
+
     /// Creates an instance in the caller's account with a fresh instance key.
     pub async fn create(
         &self,
@@ -143,12 +178,7 @@ impl InstanceService {
         service: ServiceKind,
     ) -> ServiceResult<Instance> {
         principal.require_admin()?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(ServiceError::InvalidInput(
-                "name must be 1 to 100 printable characters".into(),
-            ));
-        }
+        let name = valid_name(name)?;
         let id = ids::uuid()?;
         let key = AesKey256::generate().map_err(|e| ServiceError::Internal(Box::new(e)))?;
         let wrapped_key = self

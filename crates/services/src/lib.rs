@@ -21,6 +21,7 @@ pub mod kmip;
 mod kms_access;
 pub mod reclamations;
 pub mod registrations;
+pub mod resource_controller;
 pub mod secrets;
 pub mod system;
 pub mod tokens;
@@ -99,6 +100,8 @@ pub struct Arca {
     pub reclamations: reclamations::ReclamationService,
     /// Lifecycle events to callback URLs.
     pub events: events::EventService,
+    /// The Resource Controller API's view of instances.
+    pub resource_controller: resource_controller::ResourceControllerService,
 }
 
 impl Arca {
@@ -159,6 +162,15 @@ impl Arca {
             events.clone(),
             settings.secrets,
         );
+        let reclamations = reclamations::ReclamationService::new(
+            store.clone(),
+            clock.clone(),
+            instances.clone(),
+            keys.clone(),
+            secrets.clone(),
+            events.clone(),
+            settings.reclamation_period,
+        );
         Self {
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
@@ -184,15 +196,14 @@ impl Arca {
             ),
             import_tokens,
             registrations: registrations.clone(),
-            reclamations: reclamations::ReclamationService::new(
+            resource_controller: resource_controller::ResourceControllerService::new(
                 store.clone(),
                 clock.clone(),
                 instances.clone(),
-                keys.clone(),
                 secrets.clone(),
-                events.clone(),
-                settings.reclamation_period,
+                reclamations.clone(),
             ),
+            reclamations,
             secrets,
             iam: iam::IamService::new(
                 store.clone(),

@@ -11,6 +11,7 @@
 
 mod error;
 pub mod events;
+pub mod instance_updates;
 mod postgres;
 pub mod reclamations;
 mod records;
@@ -19,6 +20,7 @@ mod sqlite;
 
 pub use error::StoreError;
 pub use events::EventStore;
+pub use instance_updates::InstanceUpdateStore;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use reclamations::ReclamationStore;
 pub use records::{
@@ -53,7 +55,7 @@ pub struct InitialState {
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
 pub trait Store:
-    SecretStore + ReclamationStore + EventStore + Send + Sync + std::fmt::Debug
+    SecretStore + ReclamationStore + EventStore + InstanceUpdateStore + Send + Sync + std::fmt::Debug
 {
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

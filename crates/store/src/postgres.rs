@@ -36,6 +36,7 @@ use crate::{
 };
 
 mod events;
+mod instance_updates;
 mod reclamations;
 mod secrets;
 

@@ -20,6 +20,7 @@ use crate::{
 };
 
 mod events;
+mod instance_updates;
 mod reclamations;
 mod secrets;
 

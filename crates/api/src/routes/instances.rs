@@ -1,8 +1,7 @@
 //! Service instances: `/v1/instances`.
 
 use arca_proto::instance::{
-    self as wire, CreateInstanceRequest, InstanceList, ReclamationList, RootKeyStatus,
-    SetRootKeyRequest,
+    self as wire, CreateInstanceRequest, InstanceList, RootKeyStatus, SetRootKeyRequest,
 };
 use arca_services::{Instance, ServiceKind};
 use axum::Json;
@@ -111,12 +110,15 @@ pub(crate) async fn reencrypt(
     Ok(Json(root_status(status)))
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 
-fn reclamation(r: arca_services::reclamations::Reclamation) -> wire::Reclamation {
+/// Arca's own shape of a reclamation.
+pub(crate) fn to_native_reclamation(
+    r: arca_services::reclamations::Reclamation,
+) -> wire::Reclamation {
     wire::Reclamation {
         instance: to_wire(r.instance),
         deleted_by: r.deleted_by,
@@ -132,18 +134,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<wire::Reclamation>), ApiError> {
     let r = state.arca.reclamations.delete(&caller, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(reclamation(r))))
-}
-
-/// `GET /v1/reclamations`.
-pub(crate) async fn reclamations(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-) -> Result<Json<ReclamationList>, ApiError> {
-    let list = state.arca.reclamations.list(&caller).await?;
-    Ok(Json(ReclamationList {
-        reclamations: list.into_iter().map(reclamation).collect(),
-    }))
+    Ok((StatusCode::ACCEPTED, Json(to_native_reclamation(r))))
 }
 
 /// `POST /v1/reclamations/{id}/restore`.

@@ -5,4 +5,5 @@ pub(crate) mod health;
 pub(crate) mod iam;
 pub(crate) mod identity;
 pub(crate) mod instances;
+pub(crate) mod resource_controller;
 pub(crate) mod sys;

@@ -1012,6 +1012,7 @@ macro_rules! store_suite {
         store_suite!(@case $mode, $make, secrets_roots);
         store_suite!(@case $mode, $make, reclamations);
         store_suite!(@case $mode, $make, lifecycle_events);
+        store_suite!(@case $mode, $make, instance_updates);
         store_suite!(@case $mode, $make, service_authorizations);
         store_suite!(@case $mode, $make, service_instance_principals_are_never_stored);
     };
@@ -1094,4 +1095,40 @@ pub(crate) async fn reclamations(store: &dyn Store) {
     // The other instance is untouched.
     assert!(store.get_key("i2", "k2").await.unwrap().is_some());
     assert_eq!(store.list_instances("acct-a").await.unwrap().len(), 1);
+}
+
+pub(crate) async fn instance_updates(store: &dyn Store) {
+    use arca_store::reclamations::ReclamationRecord;
+    store.initialize(&initial_state("a")).await.unwrap();
+    store
+        .create_instance(&instance("i1", "acct-a", 1))
+        .await
+        .unwrap();
+    assert_eq!(store.instance_updated_at("i1").await.unwrap(), None);
+    assert!(store.rename_instance("i1", "renamed", 50).await.unwrap());
+    let got = store.get_instance("i1").await.unwrap().unwrap();
+    assert_eq!(got.name, "renamed");
+    assert_eq!(got.created_at, 1);
+    assert_eq!(store.instance_updated_at("i1").await.unwrap(), Some(50));
+    assert!(!store.rename_instance("nope", "x", 60).await.unwrap());
+    assert_eq!(store.instance_updated_at("nope").await.unwrap(), None);
+    // A deleted instance stays as it was.
+    let r = ReclamationRecord {
+        instance_id: "i1".into(),
+        account_id: "acct-a".into(),
+        deleted_by: "user-a".into(),
+        deleted_at: 70,
+        reclaim_at: 1_000,
+    };
+    assert!(store.start_reclamation(&r).await.unwrap());
+    assert!(!store.rename_instance("i1", "later", 80).await.unwrap());
+    assert_eq!(
+        store.get_instance("i1").await.unwrap().unwrap().name,
+        "renamed"
+    );
+    assert_eq!(store.instance_updated_at("i1").await.unwrap(), Some(50));
+    // Purging removes the column with the row.
+    let crn = "crn:v1:arca:public:kms:local:a/acct-a:i1::";
+    assert!(store.purge_instance("i1", crn).await.unwrap());
+    assert_eq!(store.instance_updated_at("i1").await.unwrap(), None);
 }
