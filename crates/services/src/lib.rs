@@ -7,7 +7,9 @@
 
 pub mod access;
 pub mod auth;
+mod cache;
 pub mod clock;
+mod cluster;
 mod error;
 pub mod iam;
 pub mod ids;
@@ -93,6 +95,8 @@ pub struct Arca {
     pub secrets: secrets::SecretsService,
     /// Instance deletion, restore and reclamation.
     pub reclamations: reclamations::ReclamationService,
+    /// Role grants and service-to-service authorizations (their caches).
+    access: access::AccessService,
 }
 
 impl Arca {
@@ -188,6 +192,7 @@ impl Arca {
             keys,
             instances,
             auth,
+            access,
         }
     }
 
