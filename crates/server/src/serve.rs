@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arca_services::KeyService;
 use arca_services::events::EventService;
 use arca_services::reclamations::ReclamationService;
 use arca_services::secrets::SecretsService;
+use arca_services::{Arca, KeyService};
+use arca_store::Store;
+use arca_store::cluster::Leadership;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -41,6 +43,7 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     jobs: JoinHandle<()>,
+    changes: JoinHandle<()>,
     assembled: Assembled,
 }
 
@@ -64,6 +67,9 @@ impl RunningServer {
         }
         if let Err(e) = self.jobs.await {
             tracing::error!(error = %e, "key lifecycle jobs ended abnormally");
+        }
+        if let Err(e) = self.changes.await {
+            tracing::error!(error = %e, "the cluster change feed ended abnormally");
         }
         self.assembled.keystore.seal();
         self.assembled.store.close().await;
@@ -90,11 +96,19 @@ pub(crate) async fn serve(
     })?;
     let (stop, stopped) = watch::channel(false);
     let jobs = tokio::spawn(run_jobs(
-        assembled.arca.keys.clone(),
-        assembled.arca.secrets.clone(),
-        assembled.arca.reclamations.clone(),
-        assembled.arca.events.clone(),
+        assembled.store.shared(),
+        Jobs {
+            keys: assembled.arca.keys.clone(),
+            secrets: assembled.arca.secrets.clone(),
+            reclamations: assembled.arca.reclamations.clone(),
+            events: assembled.arca.events.clone(),
+        },
         jobs_interval,
+        stopped.clone(),
+    ));
+    let changes = tokio::spawn(follow_changes(
+        assembled.store.shared(),
+        assembled.arca.clone(),
         stopped.clone(),
     ));
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(tls), app, stopped));
@@ -104,43 +118,128 @@ pub(crate) async fn serve(
         stop,
         task,
         jobs,
+        changes,
         assembled,
     })
 }
 
-/// The key and secret lifecycle jobs, every `period` until shutdown (the first pass one period
-/// after start; a pass in progress finishes before shutdown goes on).
-async fn run_jobs(
+/// How often a node checks that it still leads the jobs, or tries to take over: a dead
+/// leader's jobs resume on another node within about this long.
+const LEADER_CHECK: Duration = Duration::from_secs(2);
+
+/// The background jobs' services.
+struct Jobs {
     keys: KeyService,
     secrets: SecretsService,
     reclamations: ReclamationService,
     events: EventService,
+}
+
+impl Jobs {
+    /// One pass of every job.
+    async fn run(&self) {
+        if let Err(e) = self.keys.run_due_work_now().await {
+            tracing::warn!(error = %e, "key lifecycle jobs failed");
+        }
+        if let Err(e) = self.secrets.run_due_work_now().await {
+            tracing::warn!(error = %e, "secret lifecycle jobs failed");
+        }
+        if let Err(e) = self.reclamations.run_due_work_now().await {
+            tracing::warn!(error = %e, "instance reclamation jobs failed");
+        }
+        // Last: the events the passes above recorded go out in the same pass.
+        if let Err(e) = self.events.run_due_work_now().await {
+            tracing::warn!(error = %e, "lifecycle event delivery failed");
+        }
+    }
+}
+
+/// The key, secret, reclamation and event delivery jobs, every `period` until shutdown, on the one node of the
+/// cluster that leads (chosen through the store; SQLite's single node always leads). The first
+/// pass comes one period after start, or at once when this node takes over from a leader
+/// that died; a pass in progress finishes before shutdown goes on.
+async fn run_jobs(
+    store: Arc<dyn Store>,
+    jobs: Jobs,
     period: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let started = tokio::time::Instant::now();
+    let mut next_pass = started + period;
+    let mut ticks = tokio::time::interval(period.min(LEADER_CHECK));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut leadership: Option<Box<dyn Leadership>> = None;
     loop {
         tokio::select! {
-            _ = ticks.tick() => {
-                if let Err(e) = keys.run_due_work_now().await {
-                    tracing::warn!(error = %e, "key lifecycle jobs failed");
-                }
-                if let Err(e) = secrets.run_due_work_now().await {
-                    tracing::warn!(error = %e, "secret lifecycle jobs failed");
-                }
-                if let Err(e) = reclamations.run_due_work_now().await {
-                    tracing::warn!(error = %e, "instance reclamation jobs failed");
-                }
-                // Last: the events the passes above recorded go out in the same tick.
-                if let Err(e) = events.run_due_work_now().await {
-                    tracing::warn!(error = %e, "lifecycle event delivery failed");
-                }
-            }
+            _ = ticks.tick() => {}
             _ = stopped.changed() => return,
         }
         if *stopped.borrow() {
             return;
+        }
+        if let Some(held) = leadership.as_mut()
+            && !held.still_leading().await
+        {
+            tracing::warn!(
+                "lost the leadership of the background jobs (its database connection ended)"
+            );
+            leadership = None;
+        }
+        if leadership.is_none() {
+            match store.try_lead().await {
+                Ok(Some(held)) => {
+                    if started.elapsed() >= LEADER_CHECK {
+                        // Taking over: the former leader's schedule is unknown, run now.
+                        next_pass = tokio::time::Instant::now();
+                    }
+                    tracing::info!("this node now leads the background jobs");
+                    leadership = Some(held);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot contend for the jobs' leadership"),
+            }
+        }
+        if leadership.is_some() && tokio::time::Instant::now() >= next_pass {
+            jobs.run().await;
+            next_pass = tokio::time::Instant::now() + period;
+        }
+    }
+}
+
+/// Keeps this node's caches coherent with the changes other nodes commit (PostgreSQL's
+/// `arca_changes` notifications; nothing to do on SQLite). Whenever the feed is not known to be
+/// complete (at start, after a lost connection, while it cannot be re-made), everything cached
+/// is dropped, at least once a second, so no node serves a stale decision for longer.
+async fn follow_changes(store: Arc<dyn Store>, arca: Arca, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let watched = tokio::select! {
+            w = store.watch_changes() => w,
+            _ = stopped.changed() => return,
+        };
+        match watched {
+            Ok(None) => return,
+            Ok(Some(mut feed)) => {
+                arca.forget_cached();
+                loop {
+                    let event = tokio::select! {
+                        e = feed.next() => e,
+                        _ = stopped.changed() => return,
+                    };
+                    match event {
+                        Ok(event) => arca.apply_cluster_event(&event),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lost the cluster change feed; re-subscribing");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot subscribe to the cluster change feed"),
+        }
+        arca.forget_cached();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.changed() => return,
         }
     }
 }

@@ -83,6 +83,23 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Polls `check` until it holds, failing after 10 s (a liveness bound for a change to reach
+/// another node, which takes milliseconds).
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 fn node(db: &TestDatabase) -> Env {
     let mut env = Env::shamir();
     env.config.store = StoreConfig::Postgres {
@@ -143,6 +160,56 @@ async fn two_nodes_on_one_database_and_a_restart() {
         Some(&b"data key"[..])
     );
     assert_eq!(b.running.assembled().store.backend(), "postgres");
+
+    // Caches stay coherent: node B has the key cached (it just unwrapped with it); disabling
+    // it through node A makes node B refuse it, and enabling it through B opens it on A. The
+    // bounds are liveness bounds, not measurements (bench/ha measures the delay).
+    let kp_b = admin_b.kp(&instance.id);
+    within("disable on a", kp_a.disable(&key.id)).await.unwrap();
+    eventually("node b refuses the disabled key", || async {
+        kp_b.wrap(&key.id, Some(b"x"), &[]).await.is_err()
+    })
+    .await;
+    within("enable on b", kp_b.enable(&key.id)).await.unwrap();
+    eventually("node a accepts the enabled key", || async {
+        kp_a.wrap(&key.id, Some(b"x"), &[]).await.is_ok()
+    })
+    .await;
+    // A secrets instance deleted through one node is refused by the other, which had it
+    // cached; restored through that node, it serves again on the first.
+    let sm = within(
+        "sm instance",
+        admin_a.create_instance("secrets", ServiceKind::SecretsManager),
+    )
+    .await
+    .unwrap();
+    let secret = within(
+        "secret",
+        admin_a.sm(&sm.id).create_secret(&serde_json::json!({
+            "secret_type": "arbitrary", "name": "shared", "payload": "p"
+        })),
+    )
+    .await
+    .unwrap();
+    let secret_id = secret["id"].as_str().unwrap().to_owned();
+    let (sm_a, sm_b) = (admin_a.sm(&sm.id), admin_b.sm(&sm.id));
+    within("read on b", sm_b.get_secret(&secret_id))
+        .await
+        .unwrap();
+    within("delete on a", admin_a.delete_instance(&sm.id))
+        .await
+        .unwrap();
+    eventually("node b refuses the deleted instance", || async {
+        sm_b.get_secret(&secret_id).await.is_err()
+    })
+    .await;
+    within("restore on b", admin_b.restore_instance(&sm.id))
+        .await
+        .unwrap();
+    eventually("node a serves the restored instance", || async {
+        sm_a.get_secret(&secret_id).await.is_ok()
+    })
+    .await;
     b.shutdown().await;
     a.shutdown().await;
 

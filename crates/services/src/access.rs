@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use arca_store::{RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError};
 
 use crate::auth::{Principal, ServiceInstanceRef};
+use crate::cache::CoherentMap;
 use crate::instances::ServiceKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -122,12 +123,9 @@ pub enum Permission {
 #[derive(Clone)]
 pub struct AccessService {
     store: Arc<dyn Store>,
-    cache: Arc<RwLock<RolesByGrantee>>,
+    cache: Arc<CoherentMap<(String, String), Vec<Role>>>,
     authorizations: Arc<RwLock<AuthorizationCache>>,
 }
-
-/// (principal id, instance id) → roles.
-type RolesByGrantee = HashMap<(String, String), Vec<Role>>;
 
 /// One service-to-service authorization, as decisions need it.
 #[derive(Debug, Clone)]
@@ -178,9 +176,10 @@ impl AccessService {
 
     async fn roles(&self, principal_id: &str, instance_id: &str) -> ServiceResult<Vec<Role>> {
         let key = (principal_id.to_owned(), instance_id.to_owned());
-        if let Some(r) = self.cache.read().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(r) = self.cache.get(&key) {
             return Ok(r);
         }
+        let generation = self.cache.generation();
         let Some(principal) = self.store.get_principal(principal_id).await? else {
             return Ok(Vec::new());
         };
@@ -192,9 +191,7 @@ impl AccessService {
             .filter(|g| g.principal_id == principal_id && g.instance_id == instance_id)
             .filter_map(|g| Role::parse(&g.role))
             .collect();
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(key, roles.clone());
-        }
+        self.cache.insert_if_current(generation, key, roles.clone());
         Ok(roles)
     }
 
@@ -338,8 +335,30 @@ impl AccessService {
     }
 
     fn forget(&self, principal_id: &str, instance_id: &str) {
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(&(principal_id.to_owned(), instance_id.to_owned()));
+        self.cache
+            .remove(&(principal_id.to_owned(), instance_id.to_owned()));
+    }
+
+    /// Drops the cached roles of a principal (its grants changed on another node).
+    pub(crate) fn forget_principal(&self, principal_id: &str) {
+        self.cache.retain(|(p, _), _| p != principal_id);
+    }
+
+    /// Drops the cached authorizations of a source instance (changed on another node).
+    pub(crate) fn forget_source(&self, source_instance_id: &str) {
+        if let Ok(mut c) = self.authorizations.write() {
+            c.entries
+                .retain(|(source, _), _| source != source_instance_id);
+            c.generation = c.generation.wrapping_add(1);
+        }
+    }
+
+    /// Drops every cached role and authorization.
+    pub(crate) fn forget_all(&self) {
+        self.cache.clear();
+        if let Ok(mut c) = self.authorizations.write() {
+            c.entries.clear();
+            c.generation = c.generation.wrapping_add(1);
         }
     }
 

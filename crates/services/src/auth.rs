@@ -3,8 +3,7 @@
 //! A verified key is cached in memory by its digest, so the hot path does no database round trip.
 //! (IAM tokens, roles and key revocation come with the key service.)
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arca_crypto::hash::sha256;
 use arca_crypto::random::fill_random;
@@ -12,6 +11,7 @@ use arca_store::{PrincipalKind, Store};
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
+use crate::cache::CoherentMap;
 use crate::instances::ServiceKind;
 use crate::{ServiceError, ServiceResult};
 
@@ -126,7 +126,7 @@ const MAX_CREDENTIAL_LEN: usize = 4096;
 #[derive(Clone)]
 pub struct AuthService {
     store: Arc<dyn Store>,
-    cache: Arc<RwLock<HashMap<[u8; 32], Principal>>>,
+    cache: Arc<CoherentMap<[u8; 32], Principal>>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -145,9 +145,19 @@ impl AuthService {
 
     /// Forgets a cached API key (after it was deleted).
     pub fn forget(&self, digest: &[u8]) {
-        if let (Ok(digest), Ok(mut cache)) = (<[u8; 32]>::try_from(digest), self.cache.write()) {
-            cache.remove(&digest);
+        if let Ok(digest) = <[u8; 32]>::try_from(digest) {
+            self.cache.remove(&digest);
         }
+    }
+
+    /// Forgets every cached API key of a principal (changed or deleted by another node).
+    pub(crate) fn forget_principal(&self, principal_id: &str) {
+        self.cache.retain(|_, p| p.id != principal_id);
+    }
+
+    /// Forgets every cached API key.
+    pub(crate) fn forget_all(&self) {
+        self.cache.clear();
     }
 
     /// The principal an API key belongs to.
@@ -158,9 +168,10 @@ impl AuthService {
         // The digest is the lookup key; equality of digests is not secret-dependent timing on
         // the key itself (a preimage would be needed), so a hash map lookup is safe here.
         let digest = sha256(key.as_bytes());
-        if let Some(p) = self.cache.read().ok().and_then(|c| c.get(&digest).cloned()) {
+        if let Some(p) = self.cache.get(&digest) {
             return Ok(p);
         }
+        let generation = self.cache.generation();
         let (_, record) = self
             .store
             .find_api_key(&digest)
@@ -173,9 +184,8 @@ impl AuthService {
             is_admin: record.is_admin,
             service_instance: None,
         };
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(digest, principal.clone());
-        }
+        self.cache
+            .insert_if_current(generation, digest, principal.clone());
         Ok(principal)
     }
 }

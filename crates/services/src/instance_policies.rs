@@ -2,8 +2,7 @@
 //! `keyCreateImportAccess`, `metrics`, `rotation`. Each is `{enabled, attributes?}`; attributes
 //! are present exactly when enabled, and only those of the policy's own type.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arca_store::{InstancePolicyRecord, Store};
 use serde_json::{Map, Value};
@@ -11,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::access::{AccessService, Permission};
 use crate::auth::Principal;
+use crate::cache::CoherentMap;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::InstanceService;
 use crate::{ServiceError, ServiceResult, kms_access};
@@ -162,7 +162,7 @@ fn validate(p: &PolicyInput) -> ServiceResult<()> {
 #[derive(Debug, Clone)]
 pub struct InstancePolicyService {
     /// Policies by instance, read on every Key Protect request (network policies).
-    cache: Arc<RwLock<HashMap<String, Arc<Vec<InstancePolicyRecord>>>>>,
+    cache: Arc<CoherentMap<String, Arc<Vec<InstancePolicyRecord>>>>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     instances: InstanceService,
@@ -185,12 +185,31 @@ impl InstancePolicyService {
         }
     }
 
-    async fn reload(&self, instance_id: &str) -> ServiceResult<Arc<Vec<InstancePolicyRecord>>> {
+    /// Reads the policies into the cache: unconditionally after this node changed them
+    /// (`generation` `None`), else only if nothing was dropped since `generation`.
+    async fn reload(
+        &self,
+        instance_id: &str,
+        generation: Option<u64>,
+    ) -> ServiceResult<Arc<Vec<InstancePolicyRecord>>> {
         let policies = Arc::new(self.store.instance_policies(instance_id).await?);
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(instance_id.to_owned(), policies.clone());
+        match generation {
+            None => self.cache.insert(instance_id.to_owned(), policies.clone()),
+            Some(g) => self
+                .cache
+                .insert_if_current(g, instance_id.to_owned(), policies.clone()),
         }
         Ok(policies)
+    }
+
+    /// Drops the cached policies of an instance (changed by another node).
+    pub(crate) fn forget(&self, instance_id: &str) {
+        self.cache.remove(instance_id);
+    }
+
+    /// Drops every cached policy.
+    pub(crate) fn forget_all(&self) {
+        self.cache.clear();
     }
 
     /// Whether a request from `addr` may reach the instance, by its `allowedIP` and
@@ -203,14 +222,12 @@ impl InstancePolicyService {
         if !crate::ids::is_uuid(instance_id) {
             return Ok(());
         }
-        let cached = self
-            .cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(instance_id).cloned());
-        let policies = match cached {
+        let policies = match self.cache.get(instance_id) {
             Some(p) => p,
-            None => self.reload(instance_id).await?,
+            None => {
+                let generation = self.cache.generation();
+                self.reload(instance_id, Some(generation)).await?
+            }
         };
         let attrs = |kind: &str| {
             policies
@@ -345,7 +362,7 @@ impl InstancePolicyService {
             })
             .collect();
         self.store.put_instance_policies(&records).await?;
-        self.reload(instance_id).await?;
+        self.reload(instance_id, None).await?;
         tracing::info!(instance_id, count = records.len(), "instance policies set");
         Ok(())
     }

@@ -1,8 +1,7 @@
 //! Service instances (tenants). Each has its own instance key (IK): 256 random bits, wrapped by
 //! the master key with the instance id in the AAD, the provider-managed root of that instance.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arca_crypto::keys::AesKey256;
 use arca_keystore::Keystore;
@@ -10,6 +9,7 @@ use arca_store::{InstanceRecord, Store};
 use time::OffsetDateTime;
 
 use crate::auth::Principal;
+use crate::cache::CoherentMap;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::{ServiceError, ServiceResult, Settings, ids};
 
@@ -102,7 +102,7 @@ pub struct InstanceService {
     settings: Settings,
     /// Instances by id: every key and secret request names one, so it is looked up in memory.
     /// Every change of an instance goes through this service, which refreshes the entry.
-    cache: Arc<RwLock<HashMap<String, Arc<Instance>>>>,
+    cache: Arc<CoherentMap<String, Arc<Instance>>>,
 }
 
 impl InstanceService {
@@ -221,9 +221,12 @@ impl InstanceService {
 
     /// Drops the cached copy of an instance (its state changed in the store).
     pub(crate) fn forget(&self, id: &str) {
-        if let Ok(mut c) = self.cache.write() {
-            c.remove(id);
-        }
+        self.cache.remove(id);
+    }
+
+    /// Drops every cached instance.
+    pub(crate) fn forget_all(&self) {
+        self.cache.clear();
     }
 
     /// An instance by id, whatever the account: for in-process callers that act for an
@@ -232,19 +235,18 @@ impl InstanceService {
         if !ids::is_uuid(id) {
             return Err(ServiceError::NotFound("instance"));
         }
-        let cached = self.cache.read().ok().and_then(|c| c.get(id).cloned());
-        let instance = match cached {
+        let instance = match self.cache.get(id) {
             Some(i) => i,
             None => {
+                let generation = self.cache.generation();
                 let record = self
                     .store
                     .get_instance(id)
                     .await?
                     .ok_or(ServiceError::NotFound("instance"))?;
                 let instance = Arc::new(self.to_instance(record)?);
-                if let Ok(mut c) = self.cache.write() {
-                    c.insert(instance.id.clone(), instance.clone());
-                }
+                self.cache
+                    .insert_if_current(generation, instance.id.clone(), instance.clone());
                 instance
             }
         };

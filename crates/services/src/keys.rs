@@ -11,7 +11,7 @@
 //! through this service, which replaces the cached record after the store commits.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arca_crypto::aead::AeadKey;
 use arca_crypto::envelope::{self, KeyVersionId};
@@ -25,6 +25,7 @@ use zeroize::Zeroizing;
 
 use crate::access::{AccessService, Permission, Scope};
 use crate::auth::Principal;
+use crate::cache::CoherentMap;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::events::{EventService, EventType};
 use crate::import_tokens::{ImportTokenService, SecureImport};
@@ -310,10 +311,11 @@ pub struct KeyService {
     import_tokens: ImportTokenService,
     events: EventService,
     windows: KeyWindows,
-    records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
+    records: Arc<CoherentMap<String, Arc<KeyRecord>>>,
     /// (instance id, alias) → key id.
-    aliases: Arc<RwLock<HashMap<(String, String), String>>>,
-    wrapping_keys: Arc<RwLock<HashMap<String, Arc<AeadKey>>>>,
+    aliases: Arc<CoherentMap<(String, String), String>>,
+    /// Version id → (key id, the key it wraps with).
+    wrapping_keys: Arc<CoherentMap<String, (String, Arc<AeadKey>)>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -371,14 +373,20 @@ impl KeyService {
             .await;
     }
 
-    /// Drops every cached record and wrapping key (on seal).
+    /// Drops every cached record, alias and wrapping key (on seal, and when a node may have
+    /// missed other nodes' changes).
     pub fn forget_keys(&self) {
-        if let Ok(mut m) = self.wrapping_keys.write() {
-            m.clear();
-        }
-        if let Ok(mut m) = self.records.write() {
-            m.clear();
-        }
+        self.wrapping_keys.clear();
+        self.records.clear();
+        self.aliases.clear();
+    }
+
+    /// Drops what is cached of one key (changed by another node): its record, its aliases and
+    /// its versions' wrapping keys (a destroyed key's must not stay in memory).
+    pub(crate) fn forget_key(&self, key_id: &str) {
+        self.records.remove(key_id);
+        self.aliases.retain(|_, id| id != key_id);
+        self.wrapping_keys.retain(|_, (id, _)| id != key_id);
     }
 
     /// Checks that `principal` may use the key-service instance `instance_id`.
@@ -444,9 +452,8 @@ impl KeyService {
     }
 
     fn cache_record(&self, record: &KeyRecord) {
-        if let Ok(mut m) = self.records.write() {
-            m.insert(record.id.clone(), Arc::new(record.clone()));
-        }
+        self.records
+            .insert(record.id.clone(), Arc::new(record.clone()));
     }
 
     /// The key id a reference names: a key id (UUID) or an alias.
@@ -455,46 +462,39 @@ impl KeyService {
             return Ok(key_ref.to_owned());
         }
         let cache_key = (instance_id.to_owned(), key_ref.to_owned());
-        if let Some(id) = self
-            .aliases
-            .read()
-            .ok()
-            .and_then(|m| m.get(&cache_key).cloned())
-        {
+        if let Some(id) = self.aliases.get(&cache_key) {
             return Ok(id);
         }
+        let generation = self.aliases.generation();
         let id = self
             .store
             .resolve_alias(instance_id, key_ref)
             .await?
             .ok_or(ServiceError::NotFound("key"))?;
-        if let Ok(mut m) = self.aliases.write() {
-            m.insert(cache_key, id.clone());
-        }
+        self.aliases
+            .insert_if_current(generation, cache_key, id.clone());
         Ok(id)
     }
 
     async fn record(&self, instance_id: &str, key_ref: &str) -> ServiceResult<Arc<KeyRecord>> {
         let key_id = self.resolve(instance_id, key_ref).await?;
         let key_id = key_id.as_str();
-        if let Some(r) = self
-            .records
-            .read()
-            .ok()
-            .and_then(|m| m.get(key_id).cloned())
-        {
+        if let Some(r) = self.records.get(key_id) {
             if r.instance_id == instance_id {
                 return Ok(r);
             }
             return Err(ServiceError::NotFound("key"));
         }
-        let record = self
-            .store
-            .get_key(instance_id, key_id)
-            .await?
-            .ok_or(ServiceError::NotFound("key"))?;
-        self.cache_record(&record);
-        Ok(Arc::new(record))
+        let generation = self.records.generation();
+        let record = Arc::new(
+            self.store
+                .get_key(instance_id, key_id)
+                .await?
+                .ok_or(ServiceError::NotFound("key"))?,
+        );
+        self.records
+            .insert_if_current(generation, record.id.clone(), record.clone());
+        Ok(record)
     }
 
     fn effective_state(&self, r: &KeyRecord, now: OffsetDateTime) -> ServiceResult<KeyState> {
@@ -603,14 +603,10 @@ impl KeyService {
         record: &KeyRecord,
         version_id: &str,
     ) -> ServiceResult<Arc<AeadKey>> {
-        if let Some(k) = self
-            .wrapping_keys
-            .read()
-            .ok()
-            .and_then(|m| m.get(version_id).cloned())
-        {
+        if let Some((_, k)) = self.wrapping_keys.get(version_id) {
             return Ok(k);
         }
+        let generation = self.wrapping_keys.generation();
         let version = self.version(version_id).await?;
         if version.key_id != record.id {
             return Err(ServiceError::InvalidInput(
@@ -621,9 +617,11 @@ impl KeyService {
         let derived =
             hkdf_sha256_key(&material, &uuid_bytes(version_id)?, WRAP_INFO).map_err(internal)?;
         let key = Arc::new(AeadKey::new(&derived).map_err(internal)?);
-        if let Ok(mut m) = self.wrapping_keys.write() {
-            m.insert(version_id.to_owned(), key.clone());
-        }
+        self.wrapping_keys.insert_if_current(
+            generation,
+            version_id.to_owned(),
+            (record.id.clone(), key.clone()),
+        );
         Ok(key)
     }
 
@@ -1087,9 +1085,7 @@ impl KeyService {
                 }
                 Err(StoreError::Conflict(_)) => {
                     // Our cached copy is stale: reload from the store and try again.
-                    if let Ok(mut m) = self.records.write() {
-                        m.remove(&record.id);
-                    }
+                    self.records.remove(&record.id);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -1176,9 +1172,7 @@ impl KeyService {
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) => {
-                    if let Ok(mut m) = self.records.write() {
-                        m.remove(&record.id);
-                    }
+                    self.records.remove(&record.id);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -1552,9 +1546,8 @@ impl KeyService {
         {
             return Err(ServiceError::NotFound("alias"));
         }
-        if let Ok(mut m) = self.aliases.write() {
-            m.remove(&(instance_id.to_owned(), alias.to_owned()));
-        }
+        self.aliases
+            .remove(&(instance_id.to_owned(), alias.to_owned()));
         Ok(())
     }
 

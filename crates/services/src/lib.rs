@@ -7,7 +7,9 @@
 
 pub mod access;
 pub mod auth;
+mod cache;
 pub mod clock;
+mod cluster;
 mod error;
 pub mod events;
 pub mod iam;
@@ -102,6 +104,8 @@ pub struct Arca {
     pub events: events::EventService,
     /// The Resource Controller API's view of instances.
     pub resource_controller: resource_controller::ResourceControllerService,
+    /// Role grants and service-to-service authorizations (their caches).
+    access: access::AccessService,
 }
 
 impl Arca {
@@ -217,6 +221,7 @@ impl Arca {
             instances,
             auth,
             events,
+            access,
         }
     }
 

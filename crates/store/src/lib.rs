@@ -9,6 +9,7 @@
 //! so a caller may acknowledge it.
 #![warn(missing_docs)]
 
+pub mod cluster;
 mod error;
 pub mod events;
 pub mod instance_updates;
@@ -18,6 +19,7 @@ mod records;
 pub mod secrets;
 mod sqlite;
 
+pub use cluster::ClusterStore;
 pub use error::StoreError;
 pub use events::EventStore;
 pub use instance_updates::InstanceUpdateStore;
@@ -55,7 +57,14 @@ pub struct InitialState {
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
 pub trait Store:
-    SecretStore + ReclamationStore + EventStore + InstanceUpdateStore + Send + Sync + std::fmt::Debug
+    SecretStore
+    + ReclamationStore
+    + EventStore
+    + InstanceUpdateStore
+    + ClusterStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;

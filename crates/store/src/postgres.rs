@@ -35,6 +35,7 @@ use crate::{
     RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError, StoreResult,
 };
 
+mod cluster;
 mod events;
 mod instance_updates;
 mod reclamations;

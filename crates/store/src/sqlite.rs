@@ -1432,3 +1432,15 @@ impl Store for SqliteStore {
         Ok(Some(authorization))
     }
 }
+
+/// One node per SQLite database: it always leads and has no one to hear from.
+#[async_trait]
+impl crate::ClusterStore for SqliteStore {
+    async fn watch_changes(&self) -> StoreResult<Option<Box<dyn crate::cluster::ChangeFeed>>> {
+        Ok(None)
+    }
+
+    async fn try_lead(&self) -> StoreResult<Option<Box<dyn crate::cluster::Leadership>>> {
+        Ok(Some(Box::new(crate::cluster::SoleNode)))
+    }
+}

@@ -767,3 +767,158 @@ fn database_urls() {
     );
     assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }
+
+/// The next change event of a feed, within a bound.
+async fn next_event(
+    feed: &mut Box<dyn arca_store::cluster::ChangeFeed>,
+) -> arca_store::cluster::FeedEvent {
+    tokio::time::timeout(Duration::from_secs(10), feed.next())
+        .await
+        .expect("a change event within 10 s")
+        .unwrap()
+}
+
+/// Every committed change of a cached row reaches a node listening on another pool (as the
+/// `<table>:<id>` the caches are keyed by); a rolled-back change never does.
+#[tokio::test]
+async fn committed_changes_reach_the_other_nodes() {
+    use arca_store::ClusterStore as _;
+    use arca_store::cluster::{Change, FeedEvent};
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let writer = connect(&db, 2).await;
+    let reader = connect(&db, 2).await;
+    let mut feed = reader.watch_changes().await.unwrap().expect("a feed");
+    kms_instance(&writer).await;
+    // initialize and create_instance announced the principal, its API key and the instance.
+    let mut seen = Vec::new();
+    while seen.last() != Some(&FeedEvent::Changed(Change::parse("instances:k1").unwrap())) {
+        seen.push(next_event(&mut feed).await);
+    }
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, FeedEvent::Changed(c) if c.table == "api_keys"))
+    );
+
+    let (mut k, v) = key("key-1");
+    writer.create_key(&k, &v).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        FeedEvent::Changed(Change::parse("kp_keys:key-1").unwrap())
+    );
+    k.state = 2;
+    k.revision = 2;
+    writer.update_key(&k).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        FeedEvent::Changed(Change::parse("kp_keys:key-1").unwrap())
+    );
+
+    // A rolled-back change announces nothing: the next event is the later committed one.
+    let mut conn = PgConnection::connect(&db.url()).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("UPDATE kp_keys SET state = 3 WHERE id = 'key-1'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let (k2, v2) = key("key-2");
+    writer.create_key(&k2, &v2).await.unwrap();
+    assert_eq!(
+        next_event(&mut feed).await,
+        FeedEvent::Changed(Change::parse("kp_keys:key-2").unwrap())
+    );
+
+    // A lost connection is reported as a resync (changes may have been missed).
+    let pid: i32 = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut feed).await, FeedEvent::Resync);
+    // ... and the feed carries on after re-connecting.
+    let (k3, v3) = key("key-3");
+    let mut found = false;
+    for _ in 0..50 {
+        if writer.create_key(&k3, &v3).await.is_ok() {
+            found = true;
+            break;
+        }
+    }
+    assert!(found);
+    loop {
+        match next_event(&mut feed).await {
+            FeedEvent::Changed(c) if c.id == "key-3" => break,
+            FeedEvent::Resync | FeedEvent::Changed(_) => {}
+        }
+    }
+    drop(feed);
+    conn.close().await.ok();
+    writer.close().await;
+    reader.close().await;
+}
+
+/// One leader at a time: a second node cannot lead while the first holds the lock, and takes
+/// over as soon as the first's connection ends (as when its process is killed).
+#[tokio::test]
+async fn one_jobs_leader_and_takeover() {
+    use arca_store::ClusterStore as _;
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let a = connect(&db, 2).await;
+    let b = connect(&db, 2).await;
+    let mut lead_a = a.try_lead().await.unwrap().expect("the first node leads");
+    assert!(b.try_lead().await.unwrap().is_none(), "only one leader");
+    assert!(
+        a.try_lead().await.unwrap().is_none(),
+        "not twice on one node"
+    );
+    assert!(lead_a.still_leading().await);
+
+    // The leader's session is killed (its node died): the lock goes with it.
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert!(!lead_a.still_leading().await, "the old leader notices");
+    let mut lead_b = None;
+    for _ in 0..100 {
+        lead_b = b.try_lead().await.unwrap();
+        if lead_b.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut lead_b = lead_b.expect("the second node takes over");
+    assert!(lead_b.still_leading().await);
+    assert!(a.try_lead().await.unwrap().is_none());
+    // Dropping the leadership releases it.
+    drop(lead_b);
+    drop(lead_a);
+    let mut again = None;
+    for _ in 0..100 {
+        again = a.try_lead().await.unwrap();
+        if again.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some());
+    drop(again);
+    admin.close().await.ok();
+    a.close().await;
+    b.close().await;
+}

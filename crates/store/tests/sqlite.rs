@@ -37,3 +37,13 @@ async fn open_fails_cleanly_on_bad_path() {
         .unwrap_err();
     assert!(err.to_string().contains("cannot open database"), "{err}");
 }
+
+/// SQLite serves one node: it always leads the jobs and has no other node to hear from.
+#[tokio::test]
+async fn the_single_node_always_leads_and_hears_no_one() {
+    use arca_store::ClusterStore as _;
+    let (store, _dir) = fresh().await;
+    assert!(store.watch_changes().await.unwrap().is_none());
+    let mut lead = store.try_lead().await.unwrap().expect("leads");
+    assert!(lead.still_leading().await);
+}

@@ -175,11 +175,7 @@ impl KeyService {
     /// the derived wrapping keys of its versions.
     async fn purge_record(&self, instance_id: &str, key_id: &str) -> ServiceResult<()> {
         let outcome = self.store.purge_key(instance_id, key_id).await;
-        let versions = match &outcome {
-            Ok(Some(v)) => v.as_slice(),
-            _ => &[],
-        };
-        self.forget_key(key_id, versions);
+        self.forget_key(key_id);
         match outcome {
             Ok(Some(versions)) => {
                 tracing::info!(
@@ -197,20 +193,6 @@ impl KeyService {
             Ok(None) => Err(ServiceError::NotFound("key")),
             Err(StoreError::Conflict(why)) => Err(ServiceError::Conflict(why)),
             Err(e) => Err(e.into()),
-        }
-    }
-
-    fn forget_key(&self, key_id: &str, versions: &[String]) {
-        if let Ok(mut m) = self.records.write() {
-            m.remove(key_id);
-        }
-        if let Ok(mut m) = self.aliases.write() {
-            m.retain(|_, id| id != key_id);
-        }
-        if let Ok(mut m) = self.wrapping_keys.write() {
-            for v in versions {
-                m.remove(v);
-            }
         }
     }
 

@@ -176,6 +176,11 @@ impl SecretsService {
         self.sealer.forget_keys();
     }
 
+    /// Drops what is cached of one instance (changed on another node).
+    pub(crate) fn forget_instance(&self, instance_id: &str) {
+        self.sealer.forget_instance(instance_id);
+    }
+
     /// Checks that `principal` may do `permission` on the secrets instance `instance_id`.
     async fn authorize(
         &self,

@@ -9,8 +9,7 @@
 //!   service-to-service authorization must allow it). Disabling that key makes the data
 //!   unreadable until it is enabled; destroying it makes it unreadable for good.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use arca_crypto::aead::AeadKey;
 use arca_crypto::envelope::{self, KeyVersionId};
@@ -20,6 +19,7 @@ use arca_store::Store;
 use zeroize::Zeroizing;
 
 use crate::auth::Principal;
+use crate::cache::CoherentMap;
 use crate::instances::{Instance, InstanceService, ServiceKind};
 use crate::keys::KeyService;
 use crate::{ServiceError, ServiceResult};
@@ -89,9 +89,10 @@ pub(crate) struct Sealer {
     instances: InstanceService,
     keys: KeyService,
     /// Key-encryption keys by instance id, derived once from the instance key. Cleared on seal.
-    keks: Arc<RwLock<HashMap<String, Arc<AeadKey>>>>,
-    /// The current root key of each instance (changed only through this service).
-    roots: Arc<RwLock<HashMap<String, RootKey>>>,
+    keks: Arc<CoherentMap<String, Arc<AeadKey>>>,
+    /// The current root key of each instance (changed through this service, on this node or
+    /// another one).
+    roots: Arc<CoherentMap<String, RootKey>>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -171,51 +172,47 @@ impl Sealer {
 
     /// Drops every derived key (the server is being sealed).
     pub(crate) fn forget_keys(&self) {
-        if let Ok(mut m) = self.keks.write() {
-            m.clear();
-        }
+        self.keks.clear();
+        self.roots.clear();
+    }
+
+    /// Drops what is cached of an instance: its root key (changed on another node) and its
+    /// key-encryption key (a reclaimed instance's must not stay in memory).
+    pub(crate) fn forget_instance(&self, instance_id: &str) {
+        self.roots.remove(instance_id);
+        self.keks.remove(instance_id);
     }
 
     /// Records a new root key for an instance (after the store has it).
     pub(crate) fn set_root(&self, instance_id: &str, root: RootKey) {
-        if let Ok(mut m) = self.roots.write() {
-            m.insert(instance_id.to_owned(), root);
-        }
+        self.roots.insert(instance_id.to_owned(), root);
     }
 
     /// The instance's current root key.
     pub(crate) async fn root(&self, instance_id: &str) -> ServiceResult<RootKey> {
-        if let Some(r) = self
-            .roots
-            .read()
-            .ok()
-            .and_then(|m| m.get(instance_id).cloned())
-        {
+        if let Some(r) = self.roots.get(instance_id) {
             return Ok(r);
         }
+        let generation = self.roots.generation();
         let root = match self.store.get_secrets_root(instance_id).await? {
             Some(r) => RootKey::parse(&r.root_key)?,
             None => RootKey::Instance,
         };
-        self.set_root(instance_id, root.clone());
+        self.roots
+            .insert_if_current(generation, instance_id.to_owned(), root.clone());
         Ok(root)
     }
 
     async fn kek(&self, instance_id: &str) -> ServiceResult<Arc<AeadKey>> {
-        if let Some(k) = self
-            .keks
-            .read()
-            .ok()
-            .and_then(|m| m.get(instance_id).cloned())
-        {
+        if let Some(k) = self.keks.get(instance_id) {
             return Ok(k);
         }
+        let generation = self.keks.generation();
         let ik = self.instances.instance_key(instance_id).await?;
         let derived = hkdf_sha256_key(&ik, instance_id.as_bytes(), KEK_INFO).map_err(internal)?;
         let kek = Arc::new(AeadKey::new(&derived).map_err(internal)?);
-        if let Ok(mut m) = self.keks.write() {
-            m.insert(instance_id.to_owned(), kek.clone());
-        }
+        self.keks
+            .insert_if_current(generation, instance_id.to_owned(), kek.clone());
         Ok(kek)
     }
 

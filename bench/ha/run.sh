@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# HA measurements: three Arca nodes on one PostgreSQL database on this machine, under load; a node
+# killed, a key disabled on one node and refused on another, the jobs' leader killed. Prints the
+# figures (also in $OUT/summary.md). See bench/ha/ha.py for the scenario and bench/README.md for
+# results.
+#
+#   bench/ha/run.sh                        release build of arca (built if missing or older than the sources)
+#   ARCA_BIN=/path/to/arca bench/ha/run.sh use that binary as it is
+#   CLIENTS=32 DURATION=20 DISABLE_ROUNDS=20 EXPIRING=20 BASE_PORT=18601 PG_URL=postgres://postgres@127.0.0.1:5432 KEEP=0
+#
+# Needs: PostgreSQL reachable at PG_URL as a role that may create databases, psql, openssl,
+# python3. Bounded: every phase has a deadline; every node started is killed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+for tool in psql openssl python3; do
+  command -v "$tool" >/dev/null || { echo "bench/ha: $tool is needed" >&2; exit 2; }
+done
+if [ -z "${ARCA_BIN:-}" ]; then
+  target="${CARGO_TARGET_DIR:-target}"
+  export ARCA_BIN="$target/release/arca"
+  if [ ! -x "$ARCA_BIN" ] || [ -n "$(find crates -newer "$ARCA_BIN" -name '*.rs' -print -quit)" ]; then
+    cargo build --release -p arca --locked
+  fi
+fi
+exec timeout 900 python3 bench/ha/ha.py
