@@ -1,5 +1,6 @@
 //! `arca`: the server and the command-line client.
 
+mod audit_cmd;
 mod client_cmd;
 mod iam_cmd;
 mod kp_cmd;
@@ -42,6 +43,9 @@ enum Command {
     /// (instance from --instance-id or ARCA_SM_INSTANCE).
     #[command(subcommand)]
     Sm(sm_cmd::SmCommand),
+    /// The audit trail of your account: list, export, verify.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 /// How to reach a server.
@@ -132,6 +136,7 @@ fn main() -> std::process::ExitCode {
             Command::Kp(cmd) => kp_cmd::run(cmd).await,
             Command::Iam(cmd) => iam_cmd::run(cmd).await,
             Command::Sm(cmd) => sm_cmd::run(cmd).await,
+            Command::Audit(cmd) => audit_cmd::run(cmd).await,
         }
     });
     match result {

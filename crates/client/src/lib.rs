@@ -2,6 +2,7 @@
 //! the server exactly as users do.
 #![warn(missing_docs)]
 
+pub mod audit;
 mod iam;
 pub mod kp;
 pub mod sm;

@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::access::{AccessService, Permission, Scope};
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::import_tokens::{ImportTokenService, SecureImport};
@@ -307,6 +308,7 @@ pub struct KeyService {
     access: AccessService,
     import_tokens: ImportTokenService,
     windows: KeyWindows,
+    audit: AuditService,
     records: Arc<RwLock<HashMap<String, Arc<KeyRecord>>>>,
     /// (instance id, alias) → key id.
     aliases: Arc<RwLock<HashMap<(String, String), String>>>,
@@ -330,6 +332,7 @@ impl KeyService {
         access: AccessService,
         import_tokens: ImportTokenService,
         windows: KeyWindows,
+        audit: AuditService,
     ) -> Self {
         Self {
             store,
@@ -339,6 +342,7 @@ impl KeyService {
             access,
             import_tokens,
             windows,
+            audit,
             records: Arc::default(),
             aliases: Arc::default(),
             wrapping_keys: Arc::default(),

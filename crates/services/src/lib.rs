@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 mod error;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub secrets: secrets::SecretsSettings,
     /// How long a deleted instance can be restored before it is reclaimed.
     pub reclamation_period: time::Duration,
+    /// The audit trail's spool.
+    pub audit: audit::AuditSettings,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             key_windows: KeyWindows::default(),
             secrets: secrets::SecretsSettings::default(),
             reclamation_period: time::Duration::days(7),
+            audit: audit::AuditSettings::default(),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct Arca {
     pub secrets: secrets::SecretsService,
     /// Instance deletion, restore and reclamation.
     pub reclamations: reclamations::ReclamationService,
+    /// The audit trail.
+    pub audit: audit::AuditService,
 }
 
 impl Arca {
@@ -103,6 +109,7 @@ impl Arca {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
+        let audit = audit::AuditService::new(store.clone(), clock.clone(), settings.audit);
         let auth = AuthService::new(store.clone());
         let access = access::AccessService::new(store.clone());
         let instances = InstanceService::new(
@@ -126,6 +133,7 @@ impl Arca {
             access.clone(),
             import_tokens.clone(),
             settings.key_windows,
+            audit.clone(),
         );
         let registrations = registrations::RegistrationService::new(
             store.clone(),
@@ -141,6 +149,7 @@ impl Arca {
             access.clone(),
             keys.clone(),
             registrations.clone(),
+            audit.clone(),
             settings.secrets,
         );
         Self {
@@ -174,6 +183,7 @@ impl Arca {
                 instances.clone(),
                 keys.clone(),
                 secrets.clone(),
+                audit.clone(),
                 settings.reclamation_period,
             ),
             secrets,
@@ -188,6 +198,7 @@ impl Arca {
             keys,
             instances,
             auth,
+            audit,
         }
     }
 

@@ -12,6 +12,7 @@ use arca_store::reclamations::ReclamationRecord;
 use arca_store::{KeyQuery, Store};
 use time::OffsetDateTime;
 
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, to_millis};
 use crate::instances::{Instance, InstanceService, ServiceKind};
@@ -43,6 +44,7 @@ pub struct ReclamationService {
     instances: InstanceService,
     keys: KeyService,
     secrets: SecretsService,
+    audit: AuditService,
     period: time::Duration,
 }
 
@@ -53,6 +55,7 @@ impl ReclamationService {
         instances: InstanceService,
         keys: KeyService,
         secrets: SecretsService,
+        audit: AuditService,
         period: time::Duration,
     ) -> Self {
         Self {
@@ -61,6 +64,7 @@ impl ReclamationService {
             instances,
             keys,
             secrets,
+            audit,
             period,
         }
     }
@@ -195,7 +199,17 @@ impl ReclamationService {
     pub async fn run_due_work(&self, now: OffsetDateTime) -> ServiceResult<usize> {
         let mut done = 0;
         for r in self.store.reclamations_due(to_millis(now)).await? {
-            match self.purge(&r.instance_id).await {
+            let outcome = self.purge(&r.instance_id).await;
+            self.audit
+                .record_system(
+                    &r.account_id,
+                    &r.instance_id,
+                    "instances.reclaim",
+                    format!("instances/{}", r.instance_id),
+                    &outcome,
+                )
+                .await;
+            match outcome {
                 Ok(()) => done += 1,
                 Err(e) => {
                     tracing::warn!(instance_id = %r.instance_id, error = %e, "reclaiming an instance failed")

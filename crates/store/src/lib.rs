@@ -9,6 +9,7 @@
 //! so a caller may acknowledge it.
 #![warn(missing_docs)]
 
+pub mod audit;
 mod error;
 mod postgres;
 pub mod reclamations;
@@ -16,6 +17,7 @@ mod records;
 pub mod secrets;
 mod sqlite;
 
+pub use audit::AuditStore;
 pub use error::StoreError;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use reclamations::ReclamationStore;
@@ -50,7 +52,9 @@ pub struct InitialState {
 
 /// Persistence for every Arca service. All methods are atomic and durable on return.
 #[async_trait]
-pub trait Store: SecretStore + ReclamationStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    SecretStore + ReclamationStore + AuditStore + Send + Sync + std::fmt::Debug
+{
     /// The backend's name, for logs and health (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::access::{AccessService, Permission};
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::instances::{Instance, InstanceService, ServiceKind};
@@ -120,6 +121,7 @@ pub struct SecretsService {
     access: AccessService,
     keys: KeyService,
     registrations: RegistrationService,
+    audit: AuditService,
     sealer: Sealer,
     settings: SecretsSettings,
     /// Writers of one secret queue here (striped by secret id) instead of racing on its
@@ -143,6 +145,7 @@ impl SecretsService {
         access: AccessService,
         keys: KeyService,
         registrations: RegistrationService,
+        audit: AuditService,
         settings: SecretsSettings,
     ) -> Self {
         Self {
@@ -153,6 +156,7 @@ impl SecretsService {
             access,
             keys,
             registrations,
+            audit,
             settings,
             writers: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }
