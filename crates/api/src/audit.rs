@@ -325,7 +325,7 @@ mod tests {
                 "/api/v2/keys/{id}/actions/{action}",
                 "/api/v2/keys/k1/actions/<script>",
                 None,
-                "kms.keys.actions.create",
+                "kms.keys.actions.run",
             ),
             (
                 Method::POST,

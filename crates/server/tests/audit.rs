@@ -178,7 +178,8 @@ async fn only_account_administrators_read_the_trail() {
     ] {
         assert_eq!(err.status(), Some(403), "{err}");
     }
-    // The refusals themselves are recorded, under the user.
+    // The refusals themselves are recorded, under the user (reads are not waited for: flush).
+    server.assembled().arca.audit.flush().await;
     let events = admin.audit_events_all().await.unwrap();
     assert!(events.iter().any(|e| e.initiator == user.id
         && e.action == "arca.audit.events.list"

@@ -80,7 +80,7 @@ impl Default for AuditSettings {
 }
 
 enum Spooled {
-    Event(NewAuditEvent, Option<oneshot::Sender<()>>),
+    Event(Box<NewAuditEvent>, Option<oneshot::Sender<()>>),
     /// Answered once everything spooled before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -145,14 +145,15 @@ pub struct AuditPermit {
 impl AuditPermit {
     /// Submits the record without waiting for it to be committed (reads).
     pub fn submit(self, event: NewAuditEvent) {
-        self.permit.send(Spooled::Event(event, None));
+        self.permit.send(Spooled::Event(Box::new(event), None));
     }
 
     /// Submits the record and waits until it is committed (state-changing requests).
     /// [`ServiceError::AuditUnavailable`] if that takes longer than the commit wait.
     pub async fn submit_durable(self, event: NewAuditEvent) -> ServiceResult<()> {
         let (done, committed) = oneshot::channel();
-        self.permit.send(Spooled::Event(event, Some(done)));
+        self.permit
+            .send(Spooled::Event(Box::new(event), Some(done)));
         match tokio::time::timeout(self.commit_wait, committed).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(ServiceError::AuditUnavailable(
@@ -261,7 +262,7 @@ impl AuditService {
         let (done, committed) = oneshot::channel();
         if self
             .spool
-            .send(Spooled::Event(event, Some(done)))
+            .send(Spooled::Event(Box::new(event), Some(done)))
             .await
             .is_err()
         {
@@ -372,7 +373,7 @@ async fn run_writer(
         while let Some(item) = next.take() {
             match item {
                 Spooled::Event(event, waiter) => {
-                    events.push(event);
+                    events.push(*event);
                     waiters.extend(waiter);
                 }
                 Spooled::Flush(waiter) => waiters.push(waiter),
@@ -448,10 +449,11 @@ pub struct ChainReport {
 /// Checks records one at a time, in the order given: each record's hash, the links between
 /// neighbours, and (when `from_start`) that nothing before the first is missing.
 ///
-/// Two neighbours `a`, `b` must link: `b.seq = a.seq + 1` and `b.prev_hash = a.hash` (the global
-/// chain), or both of one account and `b.account_prev_hash = a.hash` (the account's chain). An
-/// edited record fails its own hash; a removed one leaves a pair that links neither way; two
-/// swapped ones go backwards in seq.
+/// Two neighbours `a`, `b` must link: in the whole chain `b.seq = a.seq + 1` and
+/// `b.prev_hash = a.hash`; in an account's slice both are of the account and
+/// `b.account_prev_hash = a.hash`. An edited record fails its own hash; a removed one leaves a
+/// pair that does not link; of two swapped ones, the first out of place does not link (or goes
+/// backwards in seq).
 #[derive(Debug)]
 pub struct ChainVerifier {
     scope: Scope,
@@ -502,9 +504,13 @@ impl ChainVerifier {
                         "it comes after seq {seq}: the records are out of order"
                     )));
                 }
-                let chain_link = r.seq == seq + 1 && r.prev_hash == *hash;
-                let account_link = r.event.account_id == *account && r.account_prev_hash == *hash;
-                if !(chain_link || account_link) {
+                let linked = match self.scope {
+                    Scope::Chain => r.seq == seq + 1 && r.prev_hash == *hash,
+                    Scope::Account => {
+                        r.event.account_id == *account && r.account_prev_hash == *hash
+                    }
+                };
+                if !linked {
                     return Err(fault(&format!(
                         "it does not link to the record before it (seq {seq}): a record between \
                          them was removed or changed"
@@ -655,6 +661,11 @@ mod tests {
 
     #[test]
     fn a_removed_record_breaks_the_link() {
+        // b's record between two of a's: the chain no longer links, though a's records do.
+        let records3 = chain(&["a", "b", "a"]);
+        let mut removed3 = records3.clone();
+        removed3.remove(1);
+        assert_eq!(verify(&removed3, Scope::Chain).unwrap_err().seq, 3);
         let records = chain(&["a", "b", "a", "a", "b"]);
         let mut removed = records.clone();
         removed.remove(2);
@@ -681,8 +692,19 @@ mod tests {
         let records = chain(&["a", "a", "a", "a"]);
         let mut swapped = records.clone();
         swapped.swap(1, 2);
+        // [1, 3, 2, 4]: 3 is the first out of place.
         let fault = verify(&swapped, Scope::Chain).unwrap_err();
-        assert_eq!(fault.seq, 2);
+        assert_eq!(fault.seq, 3);
+        assert_eq!(verify(&swapped, Scope::Account).unwrap_err().seq, 3);
+        // The first two swapped: [2, 1, ...] does not start the chain.
+        let mut swapped = records.clone();
+        swapped.swap(0, 1);
+        assert_eq!(verify(&swapped, Scope::Chain).unwrap_err().seq, 2);
+        // A record moved back past its neighbour goes backwards in seq.
+        let mut v = ChainVerifier::new(Scope::Chain, true);
+        v.push(&records[0]).unwrap();
+        v.push(&records[1]).unwrap();
+        let fault = v.push(&records[0]).unwrap_err();
         assert!(fault.problem.contains("order"), "{fault}");
     }
 
@@ -733,7 +755,7 @@ mod tests {
                 _ => a.swap(i, i + 1),
             }
             // Removing the last record is caught by the end check (the export's header).
-            let end = records.iter().filter(|r| r.event.account_id == "a").last().unwrap();
+            let end = records.iter().rev().find(|r| r.event.account_id == "a").unwrap();
             let mut v = ChainVerifier::new(Scope::Account, true);
             let pushed = a.iter().try_for_each(|r| v.push(r));
             prop_assert!(pushed.is_err() || v.check_end(end.seq, &end.hash).is_err());

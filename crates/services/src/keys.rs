@@ -324,6 +324,7 @@ impl std::fmt::Debug for KeyService {
 }
 
 impl KeyService {
+    #[allow(clippy::too_many_arguments)] // wiring: each is a service it depends on
     pub(crate) fn new(
         store: Arc<dyn Store>,
         keystore: Arc<dyn Keystore>,

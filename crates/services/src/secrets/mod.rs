@@ -138,6 +138,7 @@ fn stale(e: &ServiceError) -> bool {
 }
 
 impl SecretsService {
+    #[allow(clippy::too_many_arguments)] // wiring: each is a service it depends on
     pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
