@@ -86,6 +86,7 @@ fn service_status(e: &ServiceError) -> (StatusCode, &'static str) {
         ServiceError::Concurrent(_) => (StatusCode::CONFLICT, "conflict"),
         ServiceError::Locked(_) => (StatusCode::PRECONDITION_FAILED, "locked"),
         ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ServiceError::AuditUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
         // Unknown future variants and Internal: a 500 with no detail; the source is logged.
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
     }

@@ -7,6 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::audit::AuditSlot;
 use crate::{ApiError, AppState};
 
 /// `axum::Json`, rejecting with [`ApiError`].
@@ -47,6 +48,9 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::MissingCredentials);
         }
         let principal = state.arca.tokens.authenticate(credential.trim()).await?;
+        if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+            slot.note_principal(&principal);
+        }
         Ok(Self(principal))
     }
 }

@@ -5,6 +5,7 @@
 //! [`axum::Router`].
 #![warn(missing_docs)]
 
+mod audit;
 pub mod error;
 mod extract;
 mod kp;

@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{events, health, iam, identity, instances, resource_controller, sys};
+use crate::routes::{audit, events, health, iam, identity, instances, resource_controller, sys};
 use crate::{ApiError, AppState};
 
 /// Request limits.
@@ -182,6 +182,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/v1/iam/authorizations/{id}",
             axum::routing::delete(iam::delete_authorization),
         )
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/audit/verify", get(audit::verify))
         .route("/identity/token", post(identity::token))
         .route("/oidc/token", post(identity::token))
         // Secrets Manager takes payloads of up to 1 MB, in JSON, and IBM's SDK may gzip its
@@ -256,5 +258,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
                     timeout(request_timeout, req, next)
                 })),
         )
+        // Outermost but the request id: the record carries the final status (a timeout, a
+        // caught panic), and the answer waits for the record when it must.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::record,
+        ))
         .with_state(state)
 }

@@ -1,5 +1,6 @@
 //! `arca`: the server and the command-line client.
 
+mod audit_cmd;
 mod client_cmd;
 mod events_cmd;
 mod iam_cmd;
@@ -50,6 +51,9 @@ enum Command {
     /// Lifecycle events: callback registrations of an instance, test sends, the delivery log.
     #[command(subcommand)]
     Events(events_cmd::EventsCommand),
+    /// The audit trail of your account: list, export, verify.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 /// How to reach a server.
@@ -142,6 +146,7 @@ fn main() -> std::process::ExitCode {
             Command::Iam(cmd) => iam_cmd::run(cmd).await,
             Command::Sm(cmd) => sm_cmd::run(cmd).await,
             Command::Events(cmd) => events_cmd::run(cmd).await,
+            Command::Audit(cmd) => audit_cmd::run(cmd).await,
         }
     });
     match result {

@@ -1587,3 +1587,110 @@ fn resource_service_instances_and_reclamations_through_the_cli() {
         serde_json::json!([])
     );
 }
+
+/// A real history verifies, live and exported; a copy with one record edited, one removed, or
+/// two swapped does not, and the failure names the first bad record.
+#[test]
+fn audit_verify_passes_on_real_history_and_fails_on_tampered_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::start(
+        &[
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let info = read_dev_json(&data);
+    let ca = PathBuf::from(info["ca_cert"].as_str().unwrap());
+    let api_key = info["api_key"].as_str().unwrap().to_owned();
+    let instance = info["kms_instance_id"].as_str().unwrap().to_owned();
+    let admin = Cli::new(&server, &ca).with_key(&api_key);
+
+    // Some history: keys made and used, a failure.
+    for name in ["audit-a", "audit-b"] {
+        let key = admin.json(&["kp", "create", name, "--instance-id", &instance]);
+        let id = key["id"].as_str().unwrap();
+        admin.json(&["kp", "wrap", id, "--instance-id", &instance]);
+    }
+    let missing = admin.run(&["kp", "get", "no-such-key", "--instance-id", &instance]);
+    assert!(!missing.status.success());
+
+    let listed = admin.json(&["audit", "list", "--action", "kms.keys.create"]);
+    let events = listed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{listed}");
+    assert_eq!(events[0]["instance_id"], Value::String(instance.clone()));
+    let table = admin.run(&["audit", "list"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    assert!(String::from_utf8_lossy(&table.stdout).contains("kms.keys.wrap"));
+
+    let live = admin.run(&["audit", "verify"]);
+    assert!(live.status.success(), "{}", stderr(&live));
+    assert!(String::from_utf8_lossy(&live.stdout).contains("verified"));
+
+    let export = dir.path().join("audit.jsonl");
+    let out = admin.run(&["audit", "export", "--out", export.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ok = admin.run(&["audit", "verify", "--file", export.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let lines: Vec<String> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // The header and at least a handful of records.
+    assert!(lines.len() > 6, "{lines:?}");
+    let seq_of = |line: &str| serde_json::from_str::<Value>(line).unwrap()["seq"].clone();
+
+    let tampered = |name: &str, lines: &[String]| -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let out = admin.run(&["audit", "verify", "--file", path.to_str().unwrap()]);
+        assert!(!out.status.success(), "{name} verified");
+        let err = stderr(&out);
+        assert!(err.contains("does NOT verify"), "{name}: {err}");
+        err
+    };
+
+    // An edited field: that record's hash fails.
+    let mut edited = lines.clone();
+    let mut record: Value = serde_json::from_str(&edited[3]).unwrap();
+    record["outcome"] = Value::String(
+        if record["outcome"] == "success" {
+            "failure"
+        } else {
+            "success"
+        }
+        .into(),
+    );
+    edited[3] = record.to_string();
+    let err = tampered("edited.jsonl", &edited);
+    assert!(err.contains(&format!("seq {}", seq_of(&lines[3]))), "{err}");
+    assert!(err.contains("edited"), "{err}");
+
+    // A removed record: the next one no longer links.
+    let mut removed = lines.clone();
+    removed.remove(3);
+    let err = tampered("removed.jsonl", &removed);
+    assert!(err.contains(&format!("seq {}", seq_of(&lines[4]))), "{err}");
+
+    // Two records swapped: out of order.
+    let mut swapped = lines.clone();
+    swapped.swap(3, 4);
+    let err = tampered("swapped.jsonl", &swapped);
+    // The first record out of place is named.
+    assert!(err.contains(&format!("seq {}", seq_of(&lines[4]))), "{err}");
+
+    // The last record removed: the end no longer matches the header.
+    let mut truncated = lines.clone();
+    truncated.pop();
+    tampered("truncated.jsonl", &truncated);
+
+    // The untouched export still verifies.
+    let again = admin.run(&["audit", "verify", "--file", export.to_str().unwrap()]);
+    assert!(again.status.success());
+    server.terminate();
+}

@@ -2,6 +2,7 @@
 //! the server exactly as users do.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cert_bundle;
 pub mod events;
 mod iam;

@@ -4,6 +4,7 @@
 //! holds only what Arca itself defines. Field names are snake_case JSON.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod error;
 pub mod events;
 pub mod health;

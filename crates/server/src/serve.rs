@@ -71,6 +71,9 @@ impl RunningServer {
         if let Err(e) = self.changes.await {
             tracing::error!(error = %e, "the cluster change feed ended abnormally");
         }
+        // Every record of what was served (reads were not waited for) is written before the
+        // store closes.
+        self.assembled.arca.audit.flush().await;
         self.assembled.keystore.seal();
         self.assembled.store.close().await;
         tracing::info!("server stopped");

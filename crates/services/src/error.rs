@@ -53,6 +53,10 @@ pub enum ServiceError {
     /// The root of trust (HSM) is unavailable.
     #[error("the root of trust is unavailable: {0}")]
     Unavailable(String),
+    /// The audit trail cannot take the record of this request (its spool is full or its
+    /// writer is failing): the request is refused rather than run unaudited.
+    #[error("{0}")]
+    AuditUnavailable(&'static str),
     /// Anything else: a bug or a broken dependency. The source is logged, not shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

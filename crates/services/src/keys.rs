@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::access::{AccessService, Permission, Scope};
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::cache::CoherentMap;
 use crate::clock::{Clock, from_millis, to_millis};
@@ -311,6 +312,7 @@ pub struct KeyService {
     import_tokens: ImportTokenService,
     events: EventService,
     windows: KeyWindows,
+    audit: AuditService,
     records: Arc<CoherentMap<String, Arc<KeyRecord>>>,
     /// (instance id, alias) → key id.
     aliases: Arc<CoherentMap<(String, String), String>>,
@@ -337,6 +339,7 @@ impl KeyService {
         import_tokens: ImportTokenService,
         events: EventService,
         windows: KeyWindows,
+        audit: AuditService,
     ) -> Self {
         Self {
             store,
@@ -347,6 +350,7 @@ impl KeyService {
             import_tokens,
             events,
             windows,
+            audit,
             records: Arc::default(),
             aliases: Arc::default(),
             wrapping_keys: Arc::default(),

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 mod cache;
 pub mod clock;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub reclamation_period: time::Duration,
     /// Lifecycle event delivery.
     pub events: events::EventSettings,
+    /// The audit trail's spool.
+    pub audit: audit::AuditSettings,
 }
 
 impl Default for Settings {
@@ -67,6 +70,7 @@ impl Default for Settings {
             secrets: secrets::SecretsSettings::default(),
             reclamation_period: time::Duration::days(7),
             events: events::EventSettings::default(),
+            audit: audit::AuditSettings::default(),
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct Arca {
     pub resource_controller: resource_controller::ResourceControllerService,
     /// Role grants and service-to-service authorizations (their caches).
     access: access::AccessService,
+    /// The audit trail.
+    pub audit: audit::AuditService,
 }
 
 impl Arca {
@@ -116,6 +122,7 @@ impl Arca {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
+        let audit = audit::AuditService::new(store.clone(), clock.clone(), settings.audit);
         let auth = AuthService::new(store.clone());
         let access = access::AccessService::new(store.clone());
         let instances = InstanceService::new(
@@ -148,6 +155,7 @@ impl Arca {
             import_tokens.clone(),
             events.clone(),
             settings.key_windows,
+            audit.clone(),
         );
         let registrations = registrations::RegistrationService::new(
             store.clone(),
@@ -164,6 +172,7 @@ impl Arca {
             keys.clone(),
             registrations.clone(),
             events.clone(),
+            audit.clone(),
             settings.secrets,
         );
         let reclamations = reclamations::ReclamationService::new(
@@ -173,6 +182,7 @@ impl Arca {
             keys.clone(),
             secrets.clone(),
             events.clone(),
+            audit.clone(),
             settings.reclamation_period,
         );
         Self {
@@ -222,6 +232,7 @@ impl Arca {
             auth,
             events,
             access,
+            audit,
         }
     }
 

@@ -13,6 +13,7 @@ use arca_store::{KeyQuery, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::clock::{Clock, from_millis, rfc3339, to_millis};
 use crate::events::{EventService, EventType};
@@ -46,10 +47,12 @@ pub struct ReclamationService {
     keys: KeyService,
     secrets: SecretsService,
     events: EventService,
+    audit: AuditService,
     period: time::Duration,
 }
 
 impl ReclamationService {
+    #[allow(clippy::too_many_arguments)] // one handle per collaborator, wired once in Arca::new
     pub(crate) fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -57,6 +60,7 @@ impl ReclamationService {
         keys: KeyService,
         secrets: SecretsService,
         events: EventService,
+        audit: AuditService,
         period: time::Duration,
     ) -> Self {
         Self {
@@ -66,6 +70,7 @@ impl ReclamationService {
             keys,
             secrets,
             events,
+            audit,
             period,
         }
     }
@@ -230,7 +235,17 @@ impl ReclamationService {
     pub async fn run_due_work(&self, now: OffsetDateTime) -> ServiceResult<usize> {
         let mut done = 0;
         for r in self.store.reclamations_due(to_millis(now)).await? {
-            match self.purge(&r.instance_id).await {
+            let outcome = self.purge(&r.instance_id).await;
+            self.audit
+                .record_system(
+                    &r.account_id,
+                    &r.instance_id,
+                    "instances.reclaim",
+                    format!("instances/{}", r.instance_id),
+                    &outcome,
+                )
+                .await;
+            match outcome {
                 Ok(()) => done += 1,
                 Err(e) => {
                     tracing::warn!(instance_id = %r.instance_id, error = %e, "reclaiming an instance failed")

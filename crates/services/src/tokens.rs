@@ -32,6 +32,10 @@ pub struct IssuedToken {
     pub expires_in: i64,
     /// Expiry, Unix seconds.
     pub expiration: i64,
+    /// Whom it was issued to (for the audit record).
+    pub principal_id: String,
+    /// Their account.
+    pub account_id: String,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -187,6 +191,8 @@ impl TokenService {
             access_token: Zeroizing::new(token),
             expires_in: TOKEN_LIFETIME_SECS,
             expiration: exp,
+            principal_id: principal.id.clone(),
+            account_id: principal.account_id.clone(),
         })
     }
 

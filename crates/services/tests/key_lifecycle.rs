@@ -10,7 +10,7 @@ use arca_services::keys::{DueWork, KeyState, NewKey};
 use arca_services::{
     Arca, Clock as _, ManualClock, Principal, ServiceError, ServiceKind, Settings, SystemClock,
 };
-use arca_store::{SqliteStore, Store};
+use arca_store::{AuditStore as _, SqliteStore, Store};
 use time::Duration;
 use zeroize::Zeroizing;
 
@@ -350,6 +350,45 @@ async fn jobs_deactivate_rotate_and_purge_on_the_clock() {
             .await,
         Err(ServiceError::NotFound(_))
     ));
+
+    // Each change the jobs made is an audit record of the instance's account, by `system`,
+    // committed before the pass returned.
+    let records = w
+        .store
+        .list_audit_events(&arca_store::audit::AuditQuery {
+            initiator: Some("system".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.event.action.as_str(),
+                r.event.target.as_str(),
+                r.event.outcome.as_str(),
+            )
+        })
+        .collect();
+    let (exp, rot, pur) = (
+        format!("keys/{}", expiring.id),
+        format!("keys/{}", rotating.id),
+        format!("keys/{}", doomed.id),
+    );
+    assert_eq!(
+        seen,
+        [
+            ("kms.keys.expire", exp.as_str(), "success"),
+            ("kms.keys.rotate", rot.as_str(), "success"),
+            ("kms.keys.purge", pur.as_str(), "success"),
+        ]
+    );
+    for r in &records {
+        assert_eq!(r.event.account_id, a.account_id);
+        assert_eq!(r.event.instance_id, i);
+    }
 }
 
 #[tokio::test]

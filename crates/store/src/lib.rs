@@ -9,6 +9,7 @@
 //! so a caller may acknowledge it.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cluster;
 mod error;
 pub mod events;
@@ -19,6 +20,7 @@ mod records;
 pub mod secrets;
 mod sqlite;
 
+pub use audit::AuditStore;
 pub use cluster::ClusterStore;
 pub use error::StoreError;
 pub use events::EventStore;
@@ -62,6 +64,7 @@ pub trait Store:
     + EventStore
     + InstanceUpdateStore
     + ClusterStore
+    + AuditStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -19,6 +19,7 @@ use crate::{
     RoleGrantRecord, ServiceAuthorizationRecord, Store, StoreError, StoreResult,
 };
 
+mod audit;
 mod events;
 mod instance_updates;
 mod reclamations;

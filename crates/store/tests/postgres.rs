@@ -922,3 +922,53 @@ async fn one_jobs_leader_and_takeover() {
     a.close().await;
     b.close().await;
 }
+
+/// Two nodes (two pools) on one database appending at once extend one chain, and the database
+/// refuses to change or remove a record.
+#[tokio::test]
+async fn audit_two_nodes_extend_one_chain_and_records_are_append_only() {
+    use arca_store::audit::{AuditQuery, AuditStore};
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let (a, b) = (connect(&db, 4).await, connect(&db, 4).await);
+    let batch = |node: &str, n: i64| -> Vec<_> {
+        (0..4)
+            .map(|i| suite::audit::event(node, n * 10 + i))
+            .collect()
+    };
+    let mut tasks = Vec::new();
+    for n in 0..6 {
+        let (a, b) = (a.clone(), b.clone());
+        let (ba, bb) = (batch("a", n), batch("b", n));
+        tasks.push(tokio::spawn(
+            async move { a.append_audit_events(&ba).await },
+        ));
+        tasks.push(tokio::spawn(
+            async move { b.append_audit_events(&bb).await },
+        ));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let records = a
+        .list_audit_events(&AuditQuery {
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 48);
+    suite::audit::assert_chain(&records);
+    assert_eq!(b.audit_head().await.unwrap().hash, records[47].hash);
+
+    let mut admin = PgConnection::connect(&db.url()).await.unwrap();
+    for sql in [
+        "UPDATE audit_events SET outcome = 'failure'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ] {
+        let err = sqlx::query(sql).execute(&mut admin).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+}

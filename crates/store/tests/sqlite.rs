@@ -47,3 +47,33 @@ async fn the_single_node_always_leads_and_hears_no_one() {
     let mut lead = store.try_lead().await.unwrap().expect("leads");
     assert!(lead.still_leading().await);
 }
+
+/// The database itself refuses to change or remove an audit record.
+#[tokio::test]
+async fn audit_records_are_append_only_in_the_database() {
+    use arca_store::AuditStore as _;
+    use sqlx::Connection;
+    let (store, dir) = fresh().await;
+    store
+        .append_audit_events(&[suite::audit::event("a", 1)])
+        .await
+        .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("arca.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE audit_events SET outcome = 'failure'",
+        "DELETE FROM audit_events",
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let records = store
+        .list_audit_events(&arca_store::audit::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].event.outcome, "success");
+}

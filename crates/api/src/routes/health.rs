@@ -1,6 +1,6 @@
 //! Liveness and readiness.
 
-use arca_proto::health::Health;
+use arca_proto::health::{AuditHealth, Health};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,12 +9,16 @@ use crate::AppState;
 
 fn health(state: &AppState, ready: bool) -> Health {
     let s = state.arca.system.status();
+    let audit = state.arca.audit.status();
     let status = if !ready {
         "ok"
     } else if !s.initialized {
         "uninitialized"
     } else if s.sealed {
         "sealed"
+    } else if !audit.healthy() {
+        // Requests are being refused (or would be) rather than run unaudited.
+        "audit_backlog"
     } else {
         "ready"
     };
@@ -24,6 +28,13 @@ fn health(state: &AppState, ready: bool) -> Health {
         sealed: s.sealed,
         keystore: s.kind.as_str().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        audit: Some(AuditHealth {
+            backlog: audit.backlog as u64,
+            capacity: audit.capacity as u64,
+            refused: audit.refused,
+            failed_appends: audit.failed_appends,
+            failing: audit.failing,
+        }),
     }
 }
 

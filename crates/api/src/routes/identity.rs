@@ -1,12 +1,14 @@
 //! The IAM-compatible token endpoint: `POST /identity/token` (and `/oidc/token`, which Go clients
 //! use), trading an API key for an access token.
 
+use axum::Extension;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditSlot;
 use crate::{ApiError, AppState};
 
 const GRANT_APIKEY: &str = "urn:ibm:params:oauth:grant-type:apikey";
@@ -66,6 +68,7 @@ impl IntoResponse for IamError {
 /// `POST /identity/token`.
 pub(crate) async fn token(
     State(state): State<AppState>,
+    slot: Option<Extension<AuditSlot>>,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, IamError> {
     let Form(form) = form.map_err(|e| ApiError::InvalidBody(e.body_text()))?;
@@ -79,6 +82,9 @@ pub(crate) async fn token(
         .apikey
         .ok_or_else(|| ApiError::InvalidBody("apikey is required".into()))?;
     let issued = state.arca.tokens.issue(apikey.trim()).await?;
+    if let Some(Extension(slot)) = slot {
+        slot.note(&issued.principal_id, &issued.account_id);
+    }
     let body = TokenResponse {
         access_token: issued.access_token.to_string(),
         // Refresh is by API key (IBM's SDKs request a new token when one nears expiry).

@@ -1,5 +1,6 @@
 //! Handlers, one file per area.
 
+pub(crate) mod audit;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod iam;

@@ -242,6 +242,26 @@ impl KeyService {
             } else {
                 continue;
             };
+            let account_id = self
+                .instances
+                .lookup(&r.instance_id)
+                .await
+                .map(|i| i.account_id.clone())
+                .unwrap_or_default();
+            let action = match what {
+                "purge" => "kms.keys.purge",
+                "deactivate" => "kms.keys.expire",
+                _ => "kms.keys.rotate",
+            };
+            self.audit
+                .record_system(
+                    &account_id,
+                    &r.instance_id,
+                    action,
+                    format!("keys/{}", r.id),
+                    &outcome,
+                )
+                .await;
             match outcome {
                 Ok(()) => match what {
                     "purge" => done.purged += 1,

@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 use super::SecretsService;
 use super::model::{SecretMeta, SecretState, SecretType, VersionMeta, from_doc};
 use super::secret_ops::DataFields;
-use crate::ServiceResult;
 use crate::clock::{rfc3339, to_millis};
 use crate::events::EventType;
+use crate::{ServiceError, ServiceResult};
 
 /// The IAM id recorded as the creator of versions made by automatic rotation.
 const SCHEDULER: &str = "arca-scheduler";
@@ -51,26 +51,45 @@ impl SecretsService {
         for secret in self.store.secrets_due(now_ms).await? {
             let expired = secret.expiration_date.is_some_and(|e| e <= now_ms)
                 && secret.state != SecretState::Destroyed.number();
-            let outcome = if expired {
-                self.expire(secret).await.map(|d| {
-                    if d {
-                        done.expired += 1;
-                    }
-                })
+            let (instance_id, target) =
+                (secret.instance_id.clone(), format!("secrets/{}", secret.id));
+            let (action, outcome) = if expired {
+                let outcome = self.expire(secret).await;
+                ("secrets-manager.secrets.expire", outcome)
             } else {
-                self.rotate_by_policy(secret).await.map(|r| {
-                    if r {
-                        done.rotated += 1;
-                    }
-                })
+                let outcome = self.rotate_by_policy(secret).await;
+                ("secrets-manager.secrets.rotate", outcome)
             };
+            // Only what changed (or failed to) is recorded: a pass that found nothing to do
+            // for a secret leaves no record.
+            if !matches!(outcome, Ok(false)) {
+                let result = outcome.as_ref().map(|_| ()).map_err(|_| ());
+                self.audit_system(&instance_id, action, target, result)
+                    .await;
+            }
+            if expired && matches!(outcome, Ok(true)) {
+                done.expired += 1;
+            } else if matches!(outcome, Ok(true)) {
+                done.rotated += 1;
+            }
             if let Err(e) = outcome {
                 done.failed += 1;
                 tracing::warn!(error = %e, "secret lifecycle work failed");
             }
         }
         for root in self.store.list_secrets_roots().await? {
-            match self.follow_rotation(&root).await {
+            let followed = self.follow_rotation(&root).await;
+            if !matches!(followed, Ok(0)) {
+                let result = followed.as_ref().map(|_| ()).map_err(|_| ());
+                self.audit_system(
+                    &root.instance_id,
+                    "secrets-manager.data_keys.rewrap",
+                    format!("instances/{}", root.instance_id),
+                    result,
+                )
+                .await;
+            }
+            match followed {
                 Ok(n) => done.data_keys += n,
                 Err(e) => {
                     done.failed += 1;
@@ -78,7 +97,18 @@ impl SecretsService {
                 }
             }
             for _ in 0..BATCHES_PER_PASS {
-                match self.reencrypt_step(&root.instance_id).await {
+                let step = self.reencrypt_step(&root.instance_id).await;
+                if !matches!(step, Ok(0)) {
+                    let result = step.as_ref().map(|_| ()).map_err(|_| ());
+                    self.audit_system(
+                        &root.instance_id,
+                        "secrets-manager.data_keys.reencrypt",
+                        format!("instances/{}", root.instance_id),
+                        result,
+                    )
+                    .await;
+                }
+                match step {
                     Ok(0) => break,
                     Ok(n) => done.data_keys += n,
                     Err(e) => {
@@ -90,6 +120,26 @@ impl SecretsService {
             }
         }
         Ok(done)
+    }
+
+    /// Records a change made by this background work (initiator `system`).
+    async fn audit_system(
+        &self,
+        instance_id: &str,
+        action: &str,
+        target: String,
+        result: Result<(), ()>,
+    ) {
+        let account_id = self
+            .instances
+            .lookup(instance_id)
+            .await
+            .map(|i| i.account_id.clone())
+            .unwrap_or_default();
+        let outcome = result.map_err(|()| ServiceError::Conflict("failed"));
+        self.audit
+            .record_system(&account_id, instance_id, action, target, &outcome)
+            .await;
     }
 
     /// Destroys the data of every version of an expired secret; keeps the metadata. A locked

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::access::{AccessService, Permission};
+use crate::audit::AuditService;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::events::{EventService, EventType};
@@ -122,6 +123,7 @@ pub struct SecretsService {
     keys: KeyService,
     registrations: RegistrationService,
     events: EventService,
+    audit: AuditService,
     sealer: Sealer,
     settings: SecretsSettings,
     /// Writers of one secret queue here (striped by secret id) instead of racing on its
@@ -147,6 +149,7 @@ impl SecretsService {
         keys: KeyService,
         registrations: RegistrationService,
         events: EventService,
+        audit: AuditService,
         settings: SecretsSettings,
     ) -> Self {
         Self {
@@ -158,6 +161,7 @@ impl SecretsService {
             keys,
             registrations,
             events,
+            audit,
             settings,
             writers: Arc::new(std::array::from_fn(|_| tokio::sync::Mutex::new(()))),
         }

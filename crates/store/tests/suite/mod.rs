@@ -1,8 +1,10 @@
 //! The store test suite: every `Store` implementation must pass all of it. Each backend's test file
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
+pub(crate) mod audit;
 mod events;
 mod secrets;
+pub(crate) use audit::{audit_append_and_list, audit_concurrent_appends_form_one_chain};
 pub(crate) use events::lifecycle_events;
 pub(crate) use secrets::{
     notification_registrations, secret_groups, secret_locks, secrets_and_versions, secrets_configs,
@@ -1015,6 +1017,8 @@ macro_rules! store_suite {
         store_suite!(@case $mode, $make, instance_updates);
         store_suite!(@case $mode, $make, service_authorizations);
         store_suite!(@case $mode, $make, service_instance_principals_are_never_stored);
+        store_suite!(@case $mode, $make, audit_append_and_list);
+        store_suite!(@case $mode, $make, audit_concurrent_appends_form_one_chain);
     };
     (@case required, $make:expr, $name:ident) => {
         #[tokio::test]
