@@ -132,7 +132,7 @@ async fn delete_restore_reclaim() {
     // Nothing of either instance is left in the database files, outside the audit trail.
     server.shutdown().await;
     let data = dir.path().join("dev");
-    let copy = without_audit_trail(&data).await;
+    let copy = common::without_audit_trail(&data).await;
     let mut scanned = 0;
     for file in ["arca.db", "arca.db-wal"] {
         if let Ok(bytes) = std::fs::read(copy.path().join(file)) {
@@ -152,37 +152,6 @@ async fn delete_restore_reclaim() {
         }
     }
     assert!(scanned > 0, "no database file scanned");
-}
-
-/// A copy of the database with the audit tables' rows removed and their bytes zeroed
-/// (`secure_delete`), everything else byte for byte as it was, free pages included: what the
-/// scan above must find clean.
-async fn without_audit_trail(data: &std::path::Path) -> tempfile::TempDir {
-    use sqlx::ConnectOptions;
-    let copy = tempfile::tempdir().unwrap();
-    for file in ["arca.db", "arca.db-wal"] {
-        if data.join(file).exists() {
-            std::fs::copy(data.join(file), copy.path().join(file)).unwrap();
-        }
-    }
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(copy.path().join("arca.db"))
-        // Folds the WAL in; the rollback journal is deleted at each commit.
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
-        .pragma("secure_delete", "ON")
-        .connect()
-        .await
-        .unwrap();
-    for sql in [
-        "DROP TRIGGER audit_events_no_delete",
-        "DELETE FROM audit_events",
-        "DELETE FROM audit_account_heads",
-    ] {
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
-    }
-    sqlx::Connection::close(conn).await.unwrap();
-    assert!(!copy.path().join("arca.db-wal").exists());
-    copy
 }
 
 fn r_time(s: &str) -> time::OffsetDateTime {

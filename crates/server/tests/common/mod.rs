@@ -420,3 +420,35 @@ pub(crate) fn message_of<T: std::fmt::Debug>(r: Result<T, ClientError>) -> Strin
         Err(e) => e.to_string(),
     }
 }
+
+/// A copy of the database with the audit tables' rows removed and their bytes zeroed
+/// (`secure_delete`), everything else byte for byte as it was, free pages included: what the
+/// scans of reclaimed instances must find clean (the audit trail is the account's record and
+/// is kept).
+pub(crate) async fn without_audit_trail(data: &Path) -> TempDir {
+    use sqlx::ConnectOptions;
+    let copy = tempfile::tempdir().unwrap();
+    for file in ["arca.db", "arca.db-wal"] {
+        if data.join(file).exists() {
+            std::fs::copy(data.join(file), copy.path().join(file)).unwrap();
+        }
+    }
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(copy.path().join("arca.db"))
+        // Folds the WAL in; the rollback journal is deleted at each commit.
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
+        .pragma("secure_delete", "ON")
+        .connect()
+        .await
+        .unwrap();
+    for sql in [
+        "DROP TRIGGER audit_events_no_delete",
+        "DELETE FROM audit_events",
+        "DELETE FROM audit_account_heads",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    sqlx::Connection::close(conn).await.unwrap();
+    assert!(!copy.path().join("arca.db-wal").exists());
+    copy
+}
