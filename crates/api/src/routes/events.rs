@@ -13,13 +13,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use super::instances::rfc3339;
 use crate::extract::{ApiJson, Caller};
 use crate::{ApiError, AppState};
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 fn registration(r: Registration) -> EventRegistration {
     EventRegistration {
