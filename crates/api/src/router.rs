@@ -213,7 +213,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/init", post(sys::init))
         .route("/v1/sys/unseal", post(sys::unseal))
-        .route("/v1/sys/seal", post(sys::seal));
+        .route("/v1/sys/seal", post(sys::seal))
+        .route("/v1/sys/backup", post(sys::backup));
 
     let request_timeout = limits.request_timeout;
     Router::new()

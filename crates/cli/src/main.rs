@@ -1,6 +1,7 @@
 //! `arca`: the server and the command-line client.
 
 mod audit_cmd;
+mod backup_cmd;
 mod client_cmd;
 mod events_cmd;
 mod iam_cmd;

@@ -18,6 +18,12 @@ pub(crate) enum OperatorCommand {
     Seal(ConnectArgs),
     /// Shows whether the server is initialized and sealed.
     Status(ConnectArgs),
+    /// Takes an online backup of the whole store through a server (needs an admin API key),
+    /// sealed under the master key; `backup verify` checks a backup file.
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Restores a backup into an empty database (the store of --config/--data), offline;
+    /// needs the unseal material the backup was sealed under.
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,7 +66,7 @@ fn print_status(s: &SealStatus, format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_share() -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn read_share() -> anyhow::Result<Zeroizing<String>> {
     let share = if std::io::stdin().is_terminal() {
         Zeroizing::new(rpassword::prompt_password("Unseal share: ")?)
     } else {
@@ -124,5 +130,7 @@ pub(crate) async fn run(cmd: OperatorCommand) -> anyhow::Result<()> {
             let status = connect.client()?.seal_status().await?;
             print_status(&status, connect.output)
         }
+        OperatorCommand::Backup(args) => crate::backup_cmd::run_backup(args).await,
+        OperatorCommand::Restore(args) => crate::backup_cmd::run_restore(args).await,
     }
 }

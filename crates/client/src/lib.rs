@@ -92,6 +92,21 @@ pub struct RawResponse {
     pub body: Vec<u8>,
 }
 
+/// A backup being downloaded ([`Client::backup`]).
+#[derive(Debug)]
+pub struct BackupDownload {
+    resp: reqwest::Response,
+}
+
+impl BackupDownload {
+    /// The next piece of the file, or `None` at its end. The server cuts the stream short on a
+    /// failure, so whether the file is whole is for its trailer to tell
+    /// (`arca_services::backup`'s reader checks it).
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        Ok(self.resp.chunk().await?.map(|b| b.to_vec()))
+    }
+}
+
 /// A client of one Arca server.
 #[derive(Clone)]
 pub struct Client {
@@ -298,6 +313,25 @@ impl Client {
     /// `POST /v1/sys/seal`.
     pub async fn seal(&self) -> Result<SealStatus, ClientError> {
         self.send(Method::POST, "/v1/sys/seal", None::<&()>).await
+    }
+
+    /// `POST /v1/sys/backup`: an online backup of the whole store, streamed. The download may
+    /// take long: it is allowed hours, not the client's usual minute.
+    pub async fn backup(&self) -> Result<BackupDownload, ClientError> {
+        let resp = self
+            .request(Method::POST, "/v1/sys/backup")?
+            .timeout(std::time::Duration::from_secs(12 * 3600))
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Self::decode::<serde_json::Value>(resp).await.and_then(|_| {
+                Err(ClientError::Unexpected {
+                    status: 0,
+                    detail: "no backup".into(),
+                })
+            });
+        }
+        Ok(BackupDownload { resp })
     }
 
     /// `POST /v1/instances`.

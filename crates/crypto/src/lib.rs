@@ -9,6 +9,7 @@
 //! - [`passphrase`] — files sealed under a passphrase (Argon2id + AES-256-GCM).
 //! - [`kdf`], [`hash`] — HKDF-SHA256, SHA-256, HMAC, constant-time compare.
 //! - [`shamir`] — Shamir secret sharing for the root key.
+//! - [`stream`] — long data sealed in authenticated frames (backups).
 //!
 //! ```
 //! use arca_crypto::{aead::AeadKey, envelope, AesKey256};
@@ -37,6 +38,7 @@ pub mod oaep;
 pub mod passphrase;
 pub mod random;
 pub mod shamir;
+pub mod stream;
 
 pub use error::CryptoError;
 pub use keys::AesKey256;

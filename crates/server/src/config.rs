@@ -42,6 +42,8 @@ pub struct Config {
     pub events_allow_http: bool,
     /// How long a deleted instance can be restored (`[instances] reclamation_hours`).
     pub reclamation_period: Duration,
+    /// Scheduled backups (`[backup]`), off unless `dir` is set.
+    pub backup: Option<arca_services::backup::BackupSchedule>,
 }
 
 /// Which root of trust protects the master key.
@@ -82,6 +84,15 @@ struct RawConfig {
     jobs: Option<RawJobs>,
     instances: Option<RawInstances>,
     events: Option<RawEvents>,
+    backup: Option<RawBackup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    dir: Option<PathBuf>,
+    interval_hours: Option<u64>,
+    keep: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,7 +162,7 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 11] = [
     "listen",
     "data_dir",
     "region",
@@ -162,7 +173,14 @@ const SETTINGS: [&str; 10] = [
     "jobs",
     "instances",
     "events",
+    "backup",
 ];
+
+/// Default time between scheduled backups, in hours.
+pub const DEFAULT_BACKUP_INTERVAL_HOURS: u64 = 24;
+
+/// Default number of scheduled backups kept.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
 
 /// Default reclamation period of deleted instances (7 days), in hours.
 pub const DEFAULT_RECLAMATION_HOURS: u64 = 7 * 24;
@@ -176,6 +194,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8200";
 impl Config {
     /// Reads the file (if any) and the environment, applies `overrides`, validates.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ServerError> {
+        Self::validate(Self::extract(file)?, overrides)
+    }
+
+    fn extract(file: Option<&Path>) -> Result<RawConfig, ServerError> {
         let mut figment = Figment::new();
         if let Some(path) = file {
             if !path.exists() {
@@ -190,10 +212,29 @@ impl Config {
             let top = k.as_str().split('.').next().unwrap_or_default();
             SETTINGS.iter().any(|s| top.eq_ignore_ascii_case(s))
         }));
-        let raw: RawConfig = figment
+        figment
             .extract()
-            .map_err(|e| ServerError::Config(e.to_string()))?;
-        Self::validate(raw, overrides)
+            .map_err(|e| ServerError::Config(e.to_string()))
+    }
+
+    /// Reads only what offline tools need (`arca operator restore`, `backup verify`): the data
+    /// directory, the store and the root of trust, from the same file and environment as the
+    /// server. TLS and the other settings may be absent.
+    pub fn load_storage(
+        file: Option<&Path>,
+        overrides: &Overrides,
+    ) -> Result<(PathBuf, StoreConfig, KeystoreConfig), ServerError> {
+        let raw = Self::extract(file)?;
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(raw.data_dir)
+            .ok_or_else(|| ServerError::Config("data_dir is required (or --data)".into()))?;
+        Ok((
+            data_dir,
+            store_config(raw.store)?,
+            keystore_config(raw.keystore)?,
+        ))
     }
 
     fn validate(raw: RawConfig, overrides: &Overrides) -> Result<Self, ServerError> {
@@ -216,69 +257,8 @@ impl Config {
                     .into(),
             )
         })?;
-        let keystore = match raw.keystore {
-            None => KeystoreConfig::Shamir,
-            Some(k) => match k.kind.as_str() {
-                "shamir" => KeystoreConfig::Shamir,
-                "pkcs11" => {
-                    let p = k.pkcs11.ok_or_else(|| {
-                        ServerError::Config(
-                            "keystore.kind = \"pkcs11\" needs [keystore.pkcs11]".into(),
-                        )
-                    })?;
-                    let pin = p.pin.ok_or_else(|| {
-                        ServerError::Config(
-                            "keystore.pkcs11.pin is required (set ARCA_KEYSTORE__PKCS11__PIN to keep it out of the file)"
-                                .into(),
-                        )
-                    })?;
-                    KeystoreConfig::Pkcs11(Pkcs11Config {
-                        module: p.module,
-                        token_label: p.token_label,
-                        pin,
-                        key_label: p.key_label.unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
-                    })
-                }
-                other => {
-                    return Err(ServerError::Config(format!(
-                        "keystore.kind {other:?}: expected \"shamir\" or \"pkcs11\""
-                    )));
-                }
-            },
-        };
-        let store = match raw.store {
-            None => StoreConfig::Sqlite,
-            Some(s) => match s.kind.as_str() {
-                "sqlite" if s.url.is_none() && s.max_connections.is_none() => StoreConfig::Sqlite,
-                "sqlite" => {
-                    return Err(ServerError::Config(
-                        "store.url and store.max_connections are for kind = \"postgres\"".into(),
-                    ));
-                }
-                "postgres" => {
-                    let url = s.url.ok_or_else(|| {
-                        ServerError::Config(
-                            "store.kind = \"postgres\" needs store.url (or ARCA_STORE__URL)".into(),
-                        )
-                    })?;
-                    let max_connections = s.max_connections.unwrap_or(10);
-                    if !(1..=1000).contains(&max_connections) {
-                        return Err(ServerError::Config(
-                            "store.max_connections must be between 1 and 1000".into(),
-                        ));
-                    }
-                    StoreConfig::Postgres {
-                        url,
-                        max_connections,
-                    }
-                }
-                other => {
-                    return Err(ServerError::Config(format!(
-                        "store.kind {other:?}: expected \"sqlite\" or \"postgres\""
-                    )));
-                }
-            },
-        };
+        let keystore = keystore_config(raw.keystore)?;
+        let store = store_config(raw.store)?;
         let limits = raw.limits.unwrap_or_default();
         let max_body_bytes = limits.max_body_bytes.unwrap_or(1024 * 1024);
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
@@ -312,7 +292,44 @@ impl Config {
                 "instances.reclamation_hours must be between 1 and 8760".into(),
             ));
         }
+        let backup = match raw.backup.unwrap_or_default() {
+            RawBackup {
+                dir: None,
+                interval_hours: None,
+                keep: None,
+            } => None,
+            RawBackup { dir: None, .. } => {
+                return Err(ServerError::Config(
+                    "[backup] needs dir: where scheduled backups are written".into(),
+                ));
+            }
+            RawBackup {
+                dir: Some(dir),
+                interval_hours,
+                keep,
+            } => {
+                let hours = interval_hours.unwrap_or(DEFAULT_BACKUP_INTERVAL_HOURS);
+                if !(1..=24 * 365).contains(&hours) {
+                    return Err(ServerError::Config(
+                        "backup.interval_hours must be between 1 and 8760".into(),
+                    ));
+                }
+                let keep = keep.unwrap_or(DEFAULT_BACKUP_KEEP);
+                if !(1..=10_000).contains(&keep) {
+                    return Err(ServerError::Config(
+                        "backup.keep must be between 1 and 10000".into(),
+                    ));
+                }
+                Some(arca_services::backup::BackupSchedule {
+                    // A relative directory is under the data directory.
+                    dir: data_dir.join(dir),
+                    interval: Duration::from_secs(hours * 3600),
+                    keep,
+                })
+            }
+        };
         Ok(Self {
+            backup,
             reclamation_period: Duration::from_secs(reclamation_hours * 3600),
             listen,
             data_dir,
@@ -327,6 +344,73 @@ impl Config {
             events_allow_http: raw.events.unwrap_or_default().allow_http.unwrap_or(false),
         })
     }
+}
+
+fn keystore_config(raw: Option<RawKeystore>) -> Result<KeystoreConfig, ServerError> {
+    Ok(match raw {
+        None => KeystoreConfig::Shamir,
+        Some(k) => match k.kind.as_str() {
+            "shamir" => KeystoreConfig::Shamir,
+            "pkcs11" => {
+                let p = k.pkcs11.ok_or_else(|| {
+                    ServerError::Config("keystore.kind = \"pkcs11\" needs [keystore.pkcs11]".into())
+                })?;
+                let pin = p.pin.ok_or_else(|| {
+                    ServerError::Config(
+                        "keystore.pkcs11.pin is required (set ARCA_KEYSTORE__PKCS11__PIN to keep it out of the file)"
+                            .into(),
+                    )
+                })?;
+                KeystoreConfig::Pkcs11(Pkcs11Config {
+                    module: p.module,
+                    token_label: p.token_label,
+                    pin,
+                    key_label: p.key_label.unwrap_or_else(|| DEFAULT_KEY_LABEL.to_owned()),
+                })
+            }
+            other => {
+                return Err(ServerError::Config(format!(
+                    "keystore.kind {other:?}: expected \"shamir\" or \"pkcs11\""
+                )));
+            }
+        },
+    })
+}
+
+fn store_config(raw: Option<RawStore>) -> Result<StoreConfig, ServerError> {
+    Ok(match raw {
+        None => StoreConfig::Sqlite,
+        Some(s) => match s.kind.as_str() {
+            "sqlite" if s.url.is_none() && s.max_connections.is_none() => StoreConfig::Sqlite,
+            "sqlite" => {
+                return Err(ServerError::Config(
+                    "store.url and store.max_connections are for kind = \"postgres\"".into(),
+                ));
+            }
+            "postgres" => {
+                let url = s.url.ok_or_else(|| {
+                    ServerError::Config(
+                        "store.kind = \"postgres\" needs store.url (or ARCA_STORE__URL)".into(),
+                    )
+                })?;
+                let max_connections = s.max_connections.unwrap_or(10);
+                if !(1..=1000).contains(&max_connections) {
+                    return Err(ServerError::Config(
+                        "store.max_connections must be between 1 and 1000".into(),
+                    ));
+                }
+                StoreConfig::Postgres {
+                    url,
+                    max_connections,
+                }
+            }
+            other => {
+                return Err(ServerError::Config(format!(
+                    "store.kind {other:?}: expected \"sqlite\" or \"postgres\""
+                )));
+            }
+        },
+    })
 }
 
 #[cfg(test)]

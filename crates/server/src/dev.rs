@@ -121,6 +121,7 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
             crate::config::DEFAULT_RECLAMATION_HOURS * 3600,
         ),
         events_allow_http: false,
+        backup: None,
     };
     let assembled = crate::assemble(&config).await?;
     let arca = assembled.arca.clone();

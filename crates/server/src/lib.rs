@@ -70,6 +70,46 @@ pub struct Assembled {
     pub keystore: Arc<dyn Keystore>,
 }
 
+/// Opens the store named by `store` (SQLite in `data_dir/arca.db`, or PostgreSQL), running its
+/// migrations.
+pub async fn open_store(
+    data_dir: &std::path::Path,
+    store: &StoreConfig,
+) -> Result<StoreHandle, ServerError> {
+    Ok(match store {
+        StoreConfig::Sqlite => {
+            std::fs::create_dir_all(data_dir).map_err(|source| ServerError::Io {
+                what: format!("create data directory {}", data_dir.display()),
+                source,
+            })?;
+            StoreHandle::Sqlite(Arc::new(
+                SqliteStore::open(&data_dir.join("arca.db")).await?,
+            ))
+        }
+        StoreConfig::Postgres {
+            url,
+            max_connections,
+        } => StoreHandle::Postgres(Arc::new(
+            PostgresStore::connect(
+                url.expose_secret(),
+                &PostgresOptions {
+                    max_connections: *max_connections,
+                    ..PostgresOptions::default()
+                },
+            )
+            .await?,
+        )),
+    })
+}
+
+/// The root of trust named by `keystore`, with no record loaded.
+pub fn open_keystore(keystore: &KeystoreConfig) -> Arc<dyn Keystore> {
+    match keystore {
+        KeystoreConfig::Shamir => Arc::new(ShamirKeystore::new()),
+        KeystoreConfig::Pkcs11(p) => Arc::new(Pkcs11Keystore::new(p.clone())),
+    }
+}
+
 /// Opens the store and the root of trust named by `config`, and loads the seal record (an HSM
 /// keystore unseals itself here).
 pub async fn assemble(config: &Config) -> Result<Assembled, ServerError> {
@@ -86,28 +126,8 @@ pub async fn assemble_with_clock(
         what: format!("create data directory {}", config.data_dir.display()),
         source,
     })?;
-    let store = match &config.store {
-        StoreConfig::Sqlite => StoreHandle::Sqlite(Arc::new(
-            SqliteStore::open(&config.data_dir.join("arca.db")).await?,
-        )),
-        StoreConfig::Postgres {
-            url,
-            max_connections,
-        } => StoreHandle::Postgres(Arc::new(
-            PostgresStore::connect(
-                url.expose_secret(),
-                &PostgresOptions {
-                    max_connections: *max_connections,
-                    ..PostgresOptions::default()
-                },
-            )
-            .await?,
-        )),
-    };
-    let keystore: Arc<dyn Keystore> = match &config.keystore {
-        KeystoreConfig::Shamir => Arc::new(ShamirKeystore::new()),
-        KeystoreConfig::Pkcs11(p) => Arc::new(Pkcs11Keystore::new(p.clone())),
-    };
+    let store = open_store(&config.data_dir, &config.store).await?;
+    let keystore = open_keystore(&config.keystore);
     let arca = Arca::new(
         store.shared(),
         keystore.clone(),
@@ -120,6 +140,7 @@ pub async fn assemble_with_clock(
                 allow_http: config.events_allow_http,
                 ..Default::default()
             },
+            backup: config.backup.clone(),
             ..Settings::default()
         },
     );

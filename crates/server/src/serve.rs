@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arca_services::backup::BackupService;
 use arca_services::events::EventService;
 use arca_services::reclamations::ReclamationService;
 use arca_services::secrets::SecretsService;
@@ -105,6 +106,7 @@ pub(crate) async fn serve(
             secrets: assembled.arca.secrets.clone(),
             reclamations: assembled.arca.reclamations.clone(),
             events: assembled.arca.events.clone(),
+            backup: assembled.arca.backup.clone(),
         },
         jobs_interval,
         stopped.clone(),
@@ -136,6 +138,7 @@ struct Jobs {
     secrets: SecretsService,
     reclamations: ReclamationService,
     events: EventService,
+    backup: BackupService,
 }
 
 impl Jobs {
@@ -153,6 +156,9 @@ impl Jobs {
         // Last: the events the passes above recorded go out in the same pass.
         if let Err(e) = self.events.run_due_work_now().await {
             tracing::warn!(error = %e, "lifecycle event delivery failed");
+        }
+        if let Err(e) = self.backup.run_due_work_now().await {
+            tracing::warn!(error = ?e, "scheduled backup failed");
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 mod cache;
 pub mod clock;
 mod cluster;
@@ -60,6 +61,8 @@ pub struct Settings {
     pub events: events::EventSettings,
     /// The audit trail's spool.
     pub audit: audit::AuditSettings,
+    /// Scheduled backups (none by default).
+    pub backup: Option<backup::BackupSchedule>,
 }
 
 impl Default for Settings {
@@ -71,6 +74,7 @@ impl Default for Settings {
             reclamation_period: time::Duration::days(7),
             events: events::EventSettings::default(),
             audit: audit::AuditSettings::default(),
+            backup: None,
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Arca {
     access: access::AccessService,
     /// The audit trail.
     pub audit: audit::AuditService,
+    /// Backups of the whole store.
+    pub backup: backup::BackupService,
 }
 
 impl Arca {
@@ -186,6 +192,12 @@ impl Arca {
             settings.reclamation_period,
         );
         Self {
+            backup: backup::BackupService::new(
+                store.clone(),
+                keystore.clone(),
+                clock.clone(),
+                settings.backup.clone(),
+            ),
             system: SystemService::new(store.clone(), keystore.clone(), clock.clone()),
             tokens: TokenService::new(store.clone(), keystore.clone(), clock.clone(), auth.clone()),
             key_rings: key_rings::KeyRingService::new(

@@ -16,6 +16,25 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// A backup cannot be taken or restored: a malformed snapshot, or a reader that went away.
+    #[error("backup: {0}")]
+    Backup(&'static str),
+    /// A backup is restored only into a store with its schema (the same Arca version).
+    #[error(
+        "the backup has schema version {backup} and this store {store}: restore it with the \
+         Arca version that took it"
+    )]
+    SchemaMismatch {
+        /// The backup's last migration.
+        backup: i64,
+        /// The store's last migration.
+        store: i64,
+    },
+    /// A restore goes only into an empty store.
+    #[error(
+        "the store is not empty (it was initialized or holds data): restore into a new database"
+    )]
+    NotEmpty,
     /// A migration failed.
     #[error("migration failed")]
     Migration(#[source] sqlx::migrate::MigrateError),

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod backup;
 pub mod cluster;
 mod error;
 pub mod events;
@@ -21,6 +22,7 @@ pub mod secrets;
 mod sqlite;
 
 pub use audit::AuditStore;
+pub use backup::BackupStore;
 pub use cluster::ClusterStore;
 pub use error::StoreError;
 pub use events::EventStore;
@@ -65,6 +67,7 @@ pub trait Store:
     + InstanceUpdateStore
     + ClusterStore
     + AuditStore
+    + BackupStore
     + Send
     + Sync
     + std::fmt::Debug

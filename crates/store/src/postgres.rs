@@ -36,6 +36,7 @@ use crate::{
 };
 
 mod audit;
+mod backup;
 mod cluster;
 mod events;
 mod instance_updates;

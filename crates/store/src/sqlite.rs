@@ -20,6 +20,7 @@ use crate::{
 };
 
 mod audit;
+mod backup;
 mod events;
 mod instance_updates;
 mod reclamations;

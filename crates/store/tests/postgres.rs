@@ -19,8 +19,9 @@ use arca_store::secrets::{
     SecretChange, SecretDeletion, SecretLockRecord, SecretRecord, SecretStore, SecretVersionRecord,
 };
 use arca_store::{
-    AliasRecord, ImportTokenRecord, InstanceRecord, KeyQuery, KeyRecord, KeyRingRecord,
-    KeyVersionRecord, PostgresOptions, PostgresStore, Store, StoreError,
+    AliasRecord, BackupStore as _, ImportTokenRecord, InstanceRecord, KeyQuery, KeyRecord,
+    KeyRingRecord, KeyVersionRecord, PostgresOptions, PostgresStore, SqliteStore, Store,
+    StoreError,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -971,4 +972,38 @@ async fn audit_two_nodes_extend_one_chain_and_records_are_append_only() {
         let err = sqlx::query(sql).execute(&mut admin).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
+}
+
+/// A backup of the embedded store restores into PostgreSQL and back (flags change form:
+/// integers in SQLite, booleans here), with the same rows: the path from one node to a cluster.
+#[tokio::test]
+async fn backups_move_between_sqlite_and_postgres() {
+    use suite::backup::{Replay, canonical, capture, populate};
+    let Some((pg, _db)) = fresh().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("a.db")).await.unwrap();
+    populate(&sqlite).await;
+    let from_sqlite = capture(&sqlite).await;
+    let info = from_sqlite.info.clone().unwrap();
+    pg.import(&info, &mut Replay(from_sqlite.rows.clone().into_iter()))
+        .await
+        .unwrap();
+    let from_pg = capture(&pg).await;
+    assert_eq!(canonical(&from_pg), canonical(&from_sqlite));
+    assert!(from_pg.info.as_ref().unwrap().tables.iter().any(|t| {
+        t.columns
+            .iter()
+            .any(|c| c.kind == arca_store::backup::ColumnKind::Bool)
+    }));
+
+    let back = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+    back.import(
+        from_pg.info.as_ref().unwrap(),
+        &mut Replay(from_pg.rows.clone().into_iter()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(canonical(&capture(&back).await), canonical(&from_sqlite));
 }

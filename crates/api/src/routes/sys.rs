@@ -3,7 +3,10 @@
 use arca_keystore::{InitParams, KeystoreKind, SealStatus};
 use arca_proto::sys::{self as wire, InitRequest, InitResponse, UnsealRequest};
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use zeroize::Zeroizing;
 
 use crate::extract::{ApiJson, Caller};
@@ -70,4 +73,29 @@ pub(crate) async fn seal(
     Caller(caller): Caller,
 ) -> Result<Json<wire::SealStatus>, ApiError> {
     Ok(Json(to_wire(state.arca.seal(&caller)?)))
+}
+
+/// `POST /v1/sys/backup`: administrators only. Streams an online backup of the whole store
+/// (`application/octet-stream`, the `ARCA-BK1` format), sealed under the master key. An error
+/// after the first byte cuts the stream short; the file then lacks its trailer and neither
+/// verifies nor restores.
+pub(crate) async fn backup(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let stream = state.arca.backup.stream(&caller).await?;
+    let disposition = format!("attachment; filename=\"{}\"", stream.file_name);
+    let chunks = futures_util::stream::unfold(stream, |mut s| async move {
+        s.next_chunk().await.map(|chunk| (chunk, s))
+    });
+    let mut response = Response::new(Body::from_stream(chunks));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }

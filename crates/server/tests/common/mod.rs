@@ -64,6 +64,7 @@ impl Env {
             jobs_interval: Duration::from_secs(60),
             reclamation_period: Duration::from_secs(7 * 24 * 3600),
             events_allow_http: false,
+            backup: None,
         };
         Self {
             dir,

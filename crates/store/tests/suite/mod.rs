@@ -2,9 +2,11 @@
 //! instantiates it with `store_suite!` (rustls' one-suite-per-provider habit).
 
 pub(crate) mod audit;
+pub(crate) mod backup;
 mod events;
 mod secrets;
 pub(crate) use audit::{audit_append_and_list, audit_concurrent_appends_form_one_chain};
+pub(crate) use backup::backup_round_trip;
 pub(crate) use events::lifecycle_events;
 pub(crate) use secrets::{
     notification_registrations, secret_groups, secret_locks, secrets_and_versions, secrets_configs,
@@ -122,7 +124,12 @@ pub(crate) async fn instances(store: &dyn Store) {
     assert!(store.list_instances("acct-b").await.unwrap().is_empty());
 }
 
-fn key(id: &str, instance: &str, extractable: bool, created: i64) -> (KeyRecord, KeyVersionRecord) {
+pub(crate) fn key(
+    id: &str,
+    instance: &str,
+    extractable: bool,
+    created: i64,
+) -> (KeyRecord, KeyVersionRecord) {
     let version = KeyVersionRecord {
         id: format!("{id}-v1"),
         key_id: id.into(),
@@ -1019,6 +1026,27 @@ macro_rules! store_suite {
         store_suite!(@case $mode, $make, service_instance_principals_are_never_stored);
         store_suite!(@case $mode, $make, audit_append_and_list);
         store_suite!(@case $mode, $make, audit_concurrent_appends_form_one_chain);
+        store_suite!(@pair $mode, $make, backup_round_trip);
+    };
+    (@pair required, $make:expr, $name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let (store, _guard) = $make.await;
+            let (other, _other_guard) = $make.await;
+            suite::$name(&store, &other).await;
+        }
+    };
+    (@pair optional, $make:expr, $name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let Some((store, _guard)) = $make.await else {
+                return;
+            };
+            let Some((other, _other_guard)) = $make.await else {
+                return;
+            };
+            suite::$name(&store, &other).await;
+        }
     };
     (@case required, $make:expr, $name:ident) => {
         #[tokio::test]

@@ -6,7 +6,7 @@ use arca_store::secrets::{
 };
 use arca_store::{InstanceRecord, Store, StoreError};
 
-async fn sm_instance(store: &dyn Store, id: &str) {
+pub(crate) async fn sm_instance(store: &dyn Store, id: &str) {
     store
         .create_instance(&InstanceRecord {
             id: id.into(),
@@ -33,7 +33,7 @@ fn group(instance: &str, id: &str, name: &str) -> SecretGroupRecord {
     }
 }
 
-fn secret(instance: &str, id: &str, name: &str, group: &str) -> SecretRecord {
+pub(crate) fn secret(instance: &str, id: &str, name: &str, group: &str) -> SecretRecord {
     SecretRecord {
         instance_id: instance.into(),
         id: id.into(),
@@ -55,7 +55,7 @@ fn secret(instance: &str, id: &str, name: &str, group: &str) -> SecretRecord {
     }
 }
 
-fn version(instance: &str, secret: &str, id: &str, serial: i64) -> SecretVersionRecord {
+pub(crate) fn version(instance: &str, secret: &str, id: &str, serial: i64) -> SecretVersionRecord {
     SecretVersionRecord {
         instance_id: instance.into(),
         secret_id: secret.into(),
