@@ -117,11 +117,12 @@ async fn unsealed_keystore(
     }
     while keystore.status().sealed {
         let s = keystore.status();
-        say(&format!(
+        // On stderr: standard output carries only the result (JSON for scripts).
+        eprintln!(
             "Unseal share {} of {} (the cluster's shares open its backups):",
             s.progress + 1,
             s.threshold
-        ));
+        );
         let share = crate::operator::read_share()?;
         keystore.unseal(UnsealInput::Share(&share))?;
     }
@@ -280,10 +281,10 @@ async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let (data_dir, store_config, _) = load_storage(&args.storage)?;
     let reader = open_file(&args.file).await?;
     let header = reader.header().clone();
-    say(&format!(
+    eprintln!(
         "Restoring backup {} taken at {} ({} rows from a {} store).",
         header.id, header.created_at, header.total_rows, header.backend
-    ));
+    );
     let record = backup::seal_record_of(&header)?;
     let keystore = unsealed_keystore(record, &args.storage).await?;
     let store = arca_server::open_store(&data_dir, &store_config).await?;
