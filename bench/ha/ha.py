@@ -186,10 +186,17 @@ def create_secret(node, sm, name, expiration=None, conn=None):
 def setup():
     global TLS, API_KEY
     os.makedirs(OUT, exist_ok=True)
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", f"{OUT}/key.pem", "-out", f"{OUT}/cert.pem", "-days", "2", "-subj", "/CN=arca-ha",
-         "-addext", "subjectAltName=IP:127.0.0.1"])
-    TLS = ssl.create_default_context(cafile=f"{OUT}/cert.pem")
+    # A CA and a server certificate it signs (the CLI's TLS stack, rustls, refuses a CA
+    # certificate used as the server's own).
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run(["openssl", "req", "-x509", *ec, "-keyout", f"{OUT}/ca-key.pem", "-out", f"{OUT}/ca.pem",
+         "-days", "2", "-subj", "/CN=arca-ha-ca"])
+    run(["openssl", "req", *ec, "-keyout", f"{OUT}/key.pem", "-out", f"{OUT}/server.csr", "-subj", "/CN=arca-ha"])
+    with open(f"{OUT}/server.ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "x509", "-req", "-in", f"{OUT}/server.csr", "-CA", f"{OUT}/ca.pem", "-CAkey", f"{OUT}/ca-key.pem",
+         "-CAcreateserial", "-out", f"{OUT}/cert.pem", "-days", "2", "-extfile", f"{OUT}/server.ext"])
+    TLS = ssl.create_default_context(cafile=f"{OUT}/ca.pem")
     db = f"arca_ha_{int(time.time())}_{os.getpid()}"
     psql(f'CREATE DATABASE "{db}"')
     nodes = [Node(i) for i in range(3)]
