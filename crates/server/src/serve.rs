@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use arca_services::backup::BackupService;
@@ -107,6 +108,7 @@ pub(crate) async fn serve(
             reclamations: assembled.arca.reclamations.clone(),
             events: assembled.arca.events.clone(),
             backup: assembled.arca.backup.clone(),
+            backup_running: Arc::default(),
         },
         jobs_interval,
         stopped.clone(),
@@ -139,6 +141,7 @@ struct Jobs {
     reclamations: ReclamationService,
     events: EventService,
     backup: BackupService,
+    backup_running: Arc<AtomicBool>,
 }
 
 impl Jobs {
@@ -157,8 +160,17 @@ impl Jobs {
         if let Err(e) = self.events.run_due_work_now().await {
             tracing::warn!(error = %e, "lifecycle event delivery failed");
         }
-        if let Err(e) = self.backup.run_due_work_now().await {
-            tracing::warn!(error = ?e, "scheduled backup failed");
+        // A backup of a large store takes a while: it runs beside the next passes (one at a
+        // time), so expiry and rotation are not held up.
+        if !self.backup_running.swap(true, Ordering::AcqRel) {
+            let backup = self.backup.clone();
+            let running = self.backup_running.clone();
+            tokio::spawn(async move {
+                if let Err(e) = backup.run_due_work_now().await {
+                    tracing::warn!(error = ?e, "scheduled backup failed");
+                }
+                running.store(false, Ordering::Release);
+            });
         }
     }
 }
