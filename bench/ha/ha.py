@@ -566,24 +566,26 @@ def make_pair(mode, root):
 
 
 def kill_host(cluster):
-    """The primary's host is lost: SIGKILL to the postmaster's process group (postmaster, backends,
-    WAL senders at once), then its data directory moved away so it cannot come back."""
+    """The primary's host is lost: SIGKILL to the postmaster and every child of it (backends, WAL
+    senders: each runs in a session of its own, so a process-group kill would miss them) at once,
+    the postmaster first frozen (SIGSTOP) so that it forks nothing meanwhile; then its data
+    directory moved away so it cannot come back."""
     pid = cluster.postmaster_pid()
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-            for entry in os.listdir("/proc"):
-                if entry.isdigit():
-                    try:
-                        with open(f"/proc/{entry}/stat") as f:
-                            if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                                os.kill(int(entry), signal.SIGKILL)
-                    except (OSError, ValueError, IndexError):
-                        pass
-    except ProcessLookupError:
-        pass
+    os.kill(pid, signal.SIGSTOP)
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        children.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    for victim in children + [pid]:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     t = time.time()
     cluster.running = False
     os.rename(cluster.dir, cluster.dir + ".lost")
@@ -645,6 +647,11 @@ def scenario_dr(mode):
         c.start()
     try:
         time.sleep(DURATION / 3)
+        # How far behind the standby is just before the loss (bytes of WAL not yet flushed there,
+        # and PostgreSQL's flush_lag): context for the async RPO.
+        lag = primary.sql("SELECT pg_current_wal_lsn() - flush_lsn, coalesce(round((extract(epoch FROM flush_lag) * 1000)::numeric, 1), 0)"
+                          f" FROM pg_stat_replication WHERE application_name = '{STANDBY_NAME}'")
+        lag_bytes, lag_ms = (lag.split("|") + ["?", "?"])[:2]
         # The primary is lost.
         t_kill = kill_host(primary)
         # Detection: here the script sees it at once (pg_isready fails); in production it is the
@@ -730,6 +737,7 @@ def scenario_dr(mode):
         "acked_before": len(before), "lost_before": len(lost),
         "rpo_window_s": round(t_kill - min(a[0] for a in lost), 2) if lost else 0,
         "acked_after": len(after), "missing_after": len(missing) - len(lost),
+        "lag_bytes_at_kill": lag_bytes, "flush_lag_ms_at_kill": lag_ms,
         "sample_lost": [f"{k} {i}" for _, k, i in lost[:5]],
     }
 
@@ -830,7 +838,7 @@ def main():
             f"| dr {mode}: primary lost (SIGKILL, host gone) → standby promoted, nodes repointed | at {r['killed_at_s']} s of {r['seconds']} s, {r['clients']} clients, {r['calls']} calls | |",
             f"| dr {mode}: RTO, kill → wrap + unwrap of an old ciphertext through a repointed node | {r['rto_s']} s | ≤ 60 s |",
             f"| dr {mode}: RTO parts: detection¹ / promotion / nodes restarted + unsealed / first call | {r['detect_s']} / {r['promote_s']} / {r['nodes_s']} / {r['first_call_s']} s | |",
-            f"| dr {mode}: RPO, acknowledged creates (by the old primary) missing on the promoted standby | {r['lost_before']} of {r['acked_before']}" + (f" (acknowledged up to {r['rpo_window_s']} s before the kill)" if r["lost_before"] else "") + f" | {'0' if mode == 'sync' else 'measured'} |",
+            f"| dr {mode}: RPO, acknowledged creates (by the old primary) missing on the promoted standby | {r['lost_before']} of {r['acked_before']}" + (f" (acknowledged up to {r['rpo_window_s']} s before the kill)" if r["lost_before"] else "") + f"; standby's lag just before: {r['lag_bytes_at_kill']} bytes of WAL, flush_lag {r['flush_lag_ms_at_kill']} ms | {'0' if mode == 'sync' else 'measured'} |",
             f"| dr {mode}: calls failed after retries before / during / after the outage | {r['failed_before']} / {r['failed_outage']} / {r['failed_after']} | – / expected / 0 |",
             f"| dr {mode}: creates acknowledged after recovery missing | {r['missing_after']} of {r['acked_after']} | 0 |",
         ]
