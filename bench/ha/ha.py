@@ -31,7 +31,10 @@ init + Shamir unseal of every node), then measures, printing the figures at the 
             call); RPO (creates acknowledged by the old primary that the promoted standby does not
             serve, read back through the API: must be 0 in sync mode, measured in async mode); calls
             failed before / during / after the outage (during: expected; after: must be 0); creates
-            acknowledged after recovery missing (must be 0).
+            acknowledged after recovery missing (must be 0). On one machine the standby is ~1 ms
+            behind; DR_STALL_S=1 freezes the primary's WAL sender (SIGSTOP) that long before the
+            loss, as a slow or distant link would: async then loses what was acknowledged meanwhile,
+            sync loses nothing (its commits wait).
 
 SCENARIOS=kill,disable,leader,dr (the default) picks a subset. Only the Python standard library;
 `arca`, `psql`, `openssl` on PATH or given, and for dr the PostgreSQL server binaries in PG_BIN
@@ -72,6 +75,7 @@ DR_STANDBY_PORT = int(os.environ.get("DR_STANDBY_PORT", "15441"))
 DR_BASE_PORT = int(os.environ.get("DR_BASE_PORT", str(PORT + 3)))
 DR_MODES = [m.strip() for m in os.environ.get("DR_MODES", "sync,async").split(",") if m.strip()]
 DR_PGROOT = os.environ.get("DR_PGROOT") or f"/var/tmp/arca-dr-{os.getpid()}"
+DR_STALL_S = float(os.environ.get("DR_STALL_S", "0"))
 
 procs = []
 pg_clusters = []
@@ -647,6 +651,13 @@ def scenario_dr(mode):
         c.start()
     try:
         time.sleep(DURATION / 3)
+        if DR_STALL_S > 0:
+            # A lagging standby (a slow or distant link): the primary's WAL sender frozen for
+            # DR_STALL_S before the loss; the WAL it holds dies with the primary.
+            sender = int(primary.sql("SELECT pid FROM pg_stat_replication"
+                                     f" WHERE application_name = '{STANDBY_NAME}'"))
+            os.kill(sender, signal.SIGSTOP)
+            time.sleep(DR_STALL_S)
         # How far behind the standby is just before the loss (bytes of WAL not yet flushed there,
         # and PostgreSQL's flush_lag): context for the async RPO.
         lag = primary.sql("SELECT pg_current_wal_lsn() - flush_lsn, coalesce(round((extract(epoch FROM flush_lag) * 1000)::numeric, 1), 0)"
@@ -726,7 +737,7 @@ def scenario_dr(mode):
     for c in (primary, standby):
         c.stop()
     return {
-        "mode": mode, "clients": CLIENTS, "seconds": round(elapsed, 1), "killed_at_s": round(t_kill - t0, 1),
+        "mode": mode, "stall_s": DR_STALL_S, "clients": CLIENTS, "seconds": round(elapsed, 1), "killed_at_s": round(t_kill - t0, 1),
         "rto_s": round(t_serving - t_kill, 2), "detect_s": round(t_detect - t_kill, 2),
         "promote_s": round(t_promoted - t_detect, 2), "nodes_s": round(t_unsealed - t_promoted, 2),
         "first_call_s": round(t_serving - t_unsealed, 2),
@@ -835,7 +846,8 @@ def main():
         if mode == "sync":
             ok = ok and r["lost_before"] == 0
         rows += [
-            f"| dr {mode}: primary lost (SIGKILL, host gone) → standby promoted, nodes repointed | at {r['killed_at_s']} s of {r['seconds']} s, {r['clients']} clients, {r['calls']} calls | |",
+            f"| dr {mode}: primary lost (SIGKILL, host gone) → standby promoted, nodes repointed | at {r['killed_at_s']} s of {r['seconds']} s, {r['clients']} clients, {r['calls']} calls"
+            + (f"; WAL sender frozen {r['stall_s']} s before (DR_STALL_S)" if r["stall_s"] else "") + " | |",
             f"| dr {mode}: RTO, kill → wrap + unwrap of an old ciphertext through a repointed node | {r['rto_s']} s | ≤ 60 s |",
             f"| dr {mode}: RTO parts: detection¹ / promotion / nodes restarted + unsealed / first call | {r['detect_s']} / {r['promote_s']} / {r['nodes_s']} / {r['first_call_s']} s | |",
             f"| dr {mode}: RPO, acknowledged creates (by the old primary) missing on the promoted standby | {r['lost_before']} of {r['acked_before']}" + (f" (acknowledged up to {r['rpo_window_s']} s before the kill)" if r["lost_before"] else "") + f"; standby's lag just before: {r['lag_bytes_at_kill']} bytes of WAL, flush_lag {r['flush_lag_ms_at_kill']} ms | {'0' if mode == 'sync' else 'measured'} |",

@@ -11,7 +11,8 @@
 #   SCENARIOS=kill,disable,leader,dr CLIENTS=32 DURATION=20 DISABLE_ROUNDS=20 EXPIRING=20 BASE_PORT=18601
 #   PG_URL=postgres://postgres@127.0.0.1:5432 KEEP=0
 #   DR_MODES=sync,async DR_PRIMARY_PORT=15440 DR_STANDBY_PORT=15441 DR_BASE_PORT=18604
-#   PG_BIN=/usr/lib/postgresql/15/bin DR_PGROOT=/var/tmp/arca-dr-<pid>
+#   PG_BIN=/usr/lib/postgresql/15/bin DR_PGROOT=/var/tmp/arca-dr-<pid> DR_STALL_S=0 (>0: the primary's
+#   WAL sender frozen that long before the primary is lost, a lagging standby)
 #
 # Needs: PostgreSQL reachable at PG_URL as a role that may create databases, psql, openssl,
 # python3; for dr the PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup, pg_isready) in
