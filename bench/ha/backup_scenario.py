@@ -76,14 +76,14 @@ def _call(h, conns, node, method, path, body=None, headers=None, tries=5):
 
 
 def scenario_backup(h, nodes, shares, keys, secrets):
-    a = nodes[0]
+    live = [n for n in nodes if n.alive()]
+    a = live[0]
     conns = _Conns()
     status, kms = h.call(a, "POST", "/v1/instances", {"name": "bk-kms", "service": "kms"})
     status2, sm = h.call(a, "POST", "/v1/instances", {"name": "bk-sm", "service": "secrets-manager"})
     if status != 201 or status2 != 201:
         raise h.Setup(f"backup instances: {status} {status2}")
     kms, sm = kms["id"], sm["id"]
-    live = [n for n in nodes if n.alive()]
 
     def make_key(i):
         node = live[i % len(live)]
