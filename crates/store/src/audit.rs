@@ -130,6 +130,35 @@ impl AuditRecord {
     }
 }
 
+/// A batch of events chained after `head`: the records, and each account's last record of the
+/// batch (seq, hash) for `audit_account_heads`. `account_heads` holds the last hash of every
+/// account of the batch that has records already (the others start from [`GENESIS_HASH`]).
+pub(crate) fn chain_batch(
+    head: AuditHead,
+    events: &[NewAuditEvent],
+    mut account_heads: std::collections::HashMap<String, Vec<u8>>,
+) -> (
+    Vec<AuditRecord>,
+    std::collections::BTreeMap<String, (i64, Vec<u8>)>,
+) {
+    let AuditHead { mut seq, mut hash } = head;
+    let mut records = Vec::with_capacity(events.len());
+    let mut last = std::collections::BTreeMap::new();
+    for event in events {
+        let account_prev = account_heads
+            .get(&event.account_id)
+            .cloned()
+            .unwrap_or_else(|| GENESIS_HASH.to_vec());
+        seq += 1;
+        let record = AuditRecord::chain(seq, event.clone(), hash, account_prev);
+        account_heads.insert(event.account_id.clone(), record.hash.clone());
+        last.insert(event.account_id.clone(), (seq, record.hash.clone()));
+        hash = record.hash.clone();
+        records.push(record);
+    }
+    (records, last)
+}
+
 /// The end of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditHead {

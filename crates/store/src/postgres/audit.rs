@@ -2,7 +2,7 @@
 //! from every connection of every node queue on it, so each reads the head the previous one
 //! committed and the chain never forks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use sqlx::Row;
@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 
 use super::{PostgresStore, db};
 use crate::StoreResult;
-use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, GENESIS_HASH, NewAuditEvent};
+use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch};
 
 // A macro, not a const: sqlx takes `'static` SQL, which `concat!` keeps.
 macro_rules! columns {
@@ -41,75 +41,129 @@ fn record_from_row(r: &PgRow) -> StoreResult<AuditRecord> {
     })
 }
 
+/// A batch of records as one array per column, for `UNNEST`.
+#[derive(Default)]
+struct AuditColumns {
+    seq: Vec<i64>,
+    time: Vec<i64>,
+    account_id: Vec<String>,
+    initiator: Vec<String>,
+    action: Vec<String>,
+    instance_id: Vec<String>,
+    target: Vec<String>,
+    outcome: Vec<String>,
+    reason_code: Vec<i64>,
+    correlation_id: Vec<String>,
+    source_address: Vec<String>,
+    prev_hash: Vec<Vec<u8>>,
+    account_prev_hash: Vec<Vec<u8>>,
+    hash: Vec<Vec<u8>>,
+}
+
+impl AuditColumns {
+    fn push(&mut self, r: &AuditRecord) {
+        let e = &r.event;
+        self.seq.push(r.seq);
+        self.time.push(e.time);
+        self.account_id.push(e.account_id.clone());
+        self.initiator.push(e.initiator.clone());
+        self.action.push(e.action.clone());
+        self.instance_id.push(e.instance_id.clone());
+        self.target.push(e.target.clone());
+        self.outcome.push(e.outcome.clone());
+        self.reason_code.push(e.reason_code);
+        self.correlation_id.push(e.correlation_id.clone());
+        self.source_address.push(e.source_address.clone());
+        self.prev_hash.push(r.prev_hash.clone());
+        self.account_prev_hash.push(r.account_prev_hash.clone());
+        self.hash.push(r.hash.clone());
+    }
+}
+
 #[async_trait]
 impl AuditStore for PostgresStore {
     async fn append_audit_events(&self, events: &[NewAuditEvent]) -> StoreResult<AuditHead> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let (mut seq, mut hash): (i64, Vec<u8>) =
+        let (seq, hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
-        // Each account's last hash, read once per batch and carried forward within it.
-        let mut account_heads: HashMap<&str, Vec<u8>> = HashMap::new();
-        for event in events {
-            let account_prev = match account_heads.get(event.account_id.as_str()) {
-                Some(h) => h.clone(),
-                None => sqlx::query_scalar::<_, Vec<u8>>(
-                    "SELECT hash FROM audit_account_heads WHERE account_id = $1",
-                )
-                .bind(&event.account_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .unwrap_or_else(|| GENESIS_HASH.to_vec()),
-            };
-            seq += 1;
-            let record = AuditRecord::chain(seq, event.clone(), hash, account_prev);
-            let e = &record.event;
-            sqlx::query(concat!(
-                "INSERT INTO audit_events (",
-                columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            ))
-            .bind(record.seq)
-            .bind(e.time)
-            .bind(&e.account_id)
-            .bind(&e.initiator)
-            .bind(&e.action)
-            .bind(&e.instance_id)
-            .bind(&e.target)
-            .bind(&e.outcome)
-            .bind(e.reason_code)
-            .bind(&e.correlation_id)
-            .bind(&e.source_address)
-            .bind(&record.prev_hash)
-            .bind(&record.account_prev_hash)
-            .bind(&record.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            sqlx::query(
-                "INSERT INTO audit_account_heads (account_id, seq, hash) VALUES ($1, $2, $3) \
-                 ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            )
-            .bind(&event.account_id)
-            .bind(seq)
-            .bind(&record.hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            account_heads.insert(event.account_id.as_str(), record.hash.clone());
-            hash = record.hash;
+        let accounts: Vec<String> = events
+            .iter()
+            .map(|e| e.account_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let heads: HashMap<String, Vec<u8>> = sqlx::query_as(
+            "SELECT account_id, hash FROM audit_account_heads WHERE account_id = ANY($1)",
+        )
+        .bind(&accounts)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
+        let current = AuditHead { seq, hash };
+        if events.is_empty() {
+            return Ok(current);
         }
+        let (records, last) = chain_batch(current.clone(), events, heads);
+        // One statement for the whole batch (arrays unnested into rows): a round trip per
+        // batch, not per record, on the hot path of every API call.
+        let mut cols = AuditColumns::default();
+        for r in &records {
+            cols.push(r);
+        }
+        sqlx::query(concat!(
+            "INSERT INTO audit_events (",
+            columns!(),
+            ") SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], \
+             $11::text[], $12::bytea[], $13::bytea[], $14::bytea[])"
+        ))
+        .bind(cols.seq)
+        .bind(cols.time)
+        .bind(cols.account_id)
+        .bind(cols.initiator)
+        .bind(cols.action)
+        .bind(cols.instance_id)
+        .bind(cols.target)
+        .bind(cols.outcome)
+        .bind(cols.reason_code)
+        .bind(cols.correlation_id)
+        .bind(cols.source_address)
+        .bind(cols.prev_hash)
+        .bind(cols.account_prev_hash)
+        .bind(cols.hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let (ids, (seqs, hashes)): (Vec<String>, (Vec<i64>, Vec<Vec<u8>>)) =
+            last.into_iter().unzip();
+        sqlx::query(
+            "INSERT INTO audit_account_heads (account_id, seq, hash) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bytea[]) \
+             ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        )
+        .bind(ids)
+        .bind(seqs)
+        .bind(hashes)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let head = records.last().map_or(current, |r| AuditHead {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(&hash)
+            .bind(head.seq)
+            .bind(&head.hash)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(AuditHead { seq, hash })
+        Ok(head)
     }
 
     async fn list_audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {

@@ -1,15 +1,19 @@
 //! [`AuditStore`] on SQLite. Appends go through the single writer connection, which already
 //! orders them; the head row is read and advanced in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{SqliteStore, db};
 use crate::StoreResult;
-use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, GENESIS_HASH, NewAuditEvent};
+use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch};
+
+/// Rows per `INSERT` of audit records: 14 parameters each, far below SQLite's limit (32,766),
+/// and few distinct statement texts for sqlx's statement cache.
+const ROWS_PER_INSERT: usize = 32;
 
 // A macro, not a const: sqlx takes `'static` SQL, which `concat!` keeps.
 macro_rules! columns {
@@ -44,71 +48,84 @@ fn record_from_row(r: &SqliteRow) -> StoreResult<AuditRecord> {
 impl AuditStore for SqliteStore {
     async fn append_audit_events(&self, events: &[NewAuditEvent]) -> StoreResult<AuditHead> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let (mut seq, mut hash): (i64, Vec<u8>) =
+        let (seq, hash): (i64, Vec<u8>) =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
-        // Each account's last hash, read once per batch and carried forward within it.
-        let mut account_heads: HashMap<&str, Vec<u8>> = HashMap::new();
-        for event in events {
-            let account_prev = match account_heads.get(event.account_id.as_str()) {
-                Some(h) => h.clone(),
-                None => sqlx::query_scalar::<_, Vec<u8>>(
-                    "SELECT hash FROM audit_account_heads WHERE account_id = ?",
-                )
-                .bind(&event.account_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .unwrap_or_else(|| GENESIS_HASH.to_vec()),
-            };
-            seq += 1;
-            let record = AuditRecord::chain(seq, event.clone(), hash, account_prev);
-            let e = &record.event;
-            sqlx::query(concat!(
-                "INSERT INTO audit_events (",
-                columns!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .bind(record.seq)
-            .bind(e.time)
-            .bind(&e.account_id)
-            .bind(&e.initiator)
-            .bind(&e.action)
-            .bind(&e.instance_id)
-            .bind(&e.target)
-            .bind(&e.outcome)
-            .bind(e.reason_code)
-            .bind(&e.correlation_id)
-            .bind(&e.source_address)
-            .bind(&record.prev_hash)
-            .bind(&record.account_prev_hash)
-            .bind(&record.hash)
-            .execute(&mut *tx)
+        let current = AuditHead { seq, hash };
+        if events.is_empty() {
+            return Ok(current);
+        }
+        let accounts: BTreeSet<&str> = events.iter().map(|e| e.account_id.as_str()).collect();
+        let mut heads = HashMap::new();
+        for account in accounts {
+            if let Some(h) = sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT hash FROM audit_account_heads WHERE account_id = ?",
+            )
+            .bind(account)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(db)?
+            {
+                heads.insert(account.to_owned(), h);
+            }
+        }
+        let (records, last) = chain_batch(current.clone(), events, heads);
+        // Many rows per statement: each statement is a round trip to SQLite's worker thread, and
+        // this runs for every API call.
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            // Built from a fixed text and a row count only.
+            let sql = format!(
+                concat!("INSERT INTO audit_events (", columns!(), ") VALUES {}"),
+                values
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for record in chunk {
+                let e = &record.event;
+                q = q
+                    .bind(record.seq)
+                    .bind(e.time)
+                    .bind(&e.account_id)
+                    .bind(&e.initiator)
+                    .bind(&e.action)
+                    .bind(&e.instance_id)
+                    .bind(&e.target)
+                    .bind(&e.outcome)
+                    .bind(e.reason_code)
+                    .bind(&e.correlation_id)
+                    .bind(&e.source_address)
+                    .bind(&record.prev_hash)
+                    .bind(&record.account_prev_hash)
+                    .bind(&record.hash);
+            }
+            q.execute(&mut *tx).await.map_err(db)?;
+        }
+        for (account, (seq, hash)) in &last {
             sqlx::query(
                 "INSERT INTO audit_account_heads (account_id, seq, hash) VALUES (?, ?, ?) \
                  ON CONFLICT (account_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
             )
-            .bind(&event.account_id)
+            .bind(account)
             .bind(seq)
-            .bind(&record.hash)
+            .bind(hash)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            account_heads.insert(event.account_id.as_str(), record.hash.clone());
-            hash = record.hash;
         }
+        let head = records.last().map_or(current, |r| AuditHead {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
         sqlx::query("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
-            .bind(seq)
-            .bind(&hash)
+            .bind(head.seq)
+            .bind(&head.hash)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(AuditHead { seq, hash })
+        Ok(head)
     }
 
     async fn list_audit_events(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {

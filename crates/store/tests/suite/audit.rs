@@ -110,6 +110,21 @@ pub(crate) async fn audit_append_and_list(store: &dyn Store) {
         .await
         .unwrap();
     assert!(none.is_empty());
+
+    // A large batch (more rows than one insert statement carries), three accounts, one of them
+    // new: the chain and every account's links go on.
+    let big: Vec<_> = (100..170)
+        .map(|n| event(["a", "b", "c"][usize::try_from(n % 3).unwrap()], n))
+        .collect();
+    let head_big = store.append_audit_events(&big).await.unwrap();
+    assert_eq!(head_big.seq, 77);
+    let records = store.list_audit_events(&all()).await.unwrap();
+    assert_eq!(records.len(), 77);
+    assert_chain(&records);
+    assert_eq!(records[76].hash, head_big.hash);
+    assert_eq!(records[7].event, big[0]);
+    assert_eq!(records[76].event, big[69]);
+    assert_eq!(store.audit_head().await.unwrap(), head_big);
 }
 
 /// Concurrent appenders (on PostgreSQL, several pool connections) extend one chain: no seq is
