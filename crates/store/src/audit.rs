@@ -130,6 +130,9 @@ impl AuditRecord {
     }
 }
 
+/// Each account's last record of a batch: account id → (seq, hash).
+pub(crate) type AccountHeads = std::collections::BTreeMap<String, (i64, Vec<u8>)>;
+
 /// A batch of events chained after `head`: the records, and each account's last record of the
 /// batch (seq, hash) for `audit_account_heads`. `account_heads` holds the last hash of every
 /// account of the batch that has records already (the others start from [`GENESIS_HASH`]).
@@ -137,13 +140,10 @@ pub(crate) fn chain_batch(
     head: AuditHead,
     events: &[NewAuditEvent],
     mut account_heads: std::collections::HashMap<String, Vec<u8>>,
-) -> (
-    Vec<AuditRecord>,
-    std::collections::BTreeMap<String, (i64, Vec<u8>)>,
-) {
+) -> (Vec<AuditRecord>, AccountHeads) {
     let AuditHead { mut seq, mut hash } = head;
     let mut records = Vec::with_capacity(events.len());
-    let mut last = std::collections::BTreeMap::new();
+    let mut last = AccountHeads::new();
     for event in events {
         let account_prev = account_heads
             .get(&event.account_id)
