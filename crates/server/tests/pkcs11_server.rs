@@ -127,3 +127,66 @@ async fn pkcs11_server_unseals_itself_at_every_start() {
         .unwrap();
     server.shutdown().await;
 }
+
+/// A backup of an HSM-sealed server opens with the same HSM key: restored into a new database,
+/// a server there unseals itself from the token and unwraps what was wrapped before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_backup_restores_with_the_same_hsm_key() {
+    use arca_keystore::{Keystore as _, UnsealInput};
+    use arca_services::backup;
+    let Some(token) = token() else {
+        return;
+    };
+    let env = Env::new(KeystoreConfig::Pkcs11(token.clone()), 1024 * 1024);
+    let server = env.start().await;
+    let init = within("init", server.client(None).init(&InitRequest::default()))
+        .await
+        .unwrap();
+    let admin = server.client(Some(&init.api_key));
+    let kms = admin
+        .create_instance("hsm-backed", ServiceKind::Kms)
+        .await
+        .unwrap();
+    let kp = admin.kp(&kms.id);
+    let key = kp
+        .create_key(&arca_client::kp::NewKey::root("hsm-key"))
+        .await
+        .unwrap();
+    let wrapped = kp.wrap(&key.id, Some(&[7u8; 32]), &[]).await.unwrap();
+    let mut download = within("backup", admin.backup()).await.unwrap();
+    let mut file = Vec::new();
+    while let Some(chunk) = within("chunk", download.chunk()).await.unwrap() {
+        file.extend_from_slice(&chunk);
+    }
+    server.shutdown().await;
+
+    let reader = backup::open(&file[..]).await.unwrap();
+    let keystore = arca_keystore::Pkcs11Keystore::new(token.clone());
+    keystore
+        .load(backup::seal_record_of(reader.header()).unwrap())
+        .unwrap();
+    keystore.unseal(UnsealInput::Auto).unwrap();
+    let target = Env::new(KeystoreConfig::Pkcs11(token), 1024 * 1024);
+    std::fs::create_dir_all(target.data_dir()).unwrap();
+    let store = arca_store::SqliteStore::open(&target.data_dir().join("arca.db"))
+        .await
+        .unwrap();
+    backup::restore(reader, &keystore, &store, &|_| {})
+        .await
+        .unwrap();
+    store.close().await;
+
+    let restored = target.start().await;
+    let status = within("status", restored.client(None).seal_status())
+        .await
+        .unwrap();
+    assert!(status.initialized && !status.sealed, "{status:?}");
+    let out = restored
+        .client(Some(&init.api_key))
+        .kp(&kms.id)
+        .unwrap(&key.id, &wrapped.ciphertext, &[])
+        .await
+        .unwrap();
+    assert_eq!(out.plaintext.unwrap().as_slice(), &[7u8; 32]);
+    restored.shutdown().await;
+}
