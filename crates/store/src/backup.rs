@@ -316,6 +316,41 @@ impl<'a> ImportCounter<'a> {
     }
 }
 
+/// `SELECT <columns> FROM <table>`, the columns in the table's order.
+pub(crate) fn select_sql(table: &TableInfo) -> String {
+    let cols: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
+    format!("SELECT {} FROM {}", cols.join(", "), quoted(&table.name))
+}
+
+/// `SELECT 1 FROM <table> LIMIT 1`: whether a table has a row.
+pub(crate) fn probe_sql(table: &str) -> String {
+    format!("SELECT 1 FROM {} LIMIT 1", quoted(table))
+}
+
+/// `DELETE FROM <table>`, for the [`SEEDED_TABLES`] an import replaces.
+pub(crate) fn clear_sql(table: &str) -> String {
+    format!("DELETE FROM {}", quoted(table))
+}
+
+/// One `INSERT` per snapshot table, its parameters written by `placeholder` (1-based: `?` on
+/// SQLite, `$n` on PostgreSQL).
+pub(crate) fn insert_sql(snapshot: &SnapshotInfo, placeholder: fn(usize) -> String) -> Vec<String> {
+    snapshot
+        .tables
+        .iter()
+        .map(|t| {
+            let cols: Vec<String> = t.columns.iter().map(|c| quoted(&c.name)).collect();
+            let params: Vec<String> = (1..=cols.len()).map(placeholder).collect();
+            format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                quoted(&t.name),
+                cols.join(", "),
+                params.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// A quoted SQL identifier. Names come from the database's own catalog (and, on import, only
 /// after [`match_schema`] found them there), so quoting guards against odd names, not input.
 pub(crate) fn quoted(name: &str) -> String {

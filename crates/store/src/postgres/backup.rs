@@ -10,7 +10,8 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use super::{PostgresStore, db};
 use crate::backup::{
     BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SEEDED_TABLES,
-    SnapshotInfo, SnapshotSink, TableInfo, Value, dependency_order, match_schema, quoted,
+    SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, dependency_order, insert_sql,
+    match_schema, probe_sql, quoted, select_sql,
 };
 use crate::{StoreError, StoreResult};
 
@@ -162,8 +163,7 @@ impl BackupStore for PostgresStore {
         };
         sink.begin(&snapshot).await?;
         for (index, (table, ty)) in snapshot.tables.iter().zip(&types).enumerate() {
-            let cols: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
-            let sql = format!("SELECT {} FROM {}", cols.join(", "), quoted(&table.name));
+            let sql = select_sql(table);
             let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await.map_err(db)? {
                 let values = ty
@@ -211,37 +211,21 @@ impl BackupStore for PostgresStore {
             if SEEDED_TABLES.contains(&t.name.as_str()) {
                 continue;
             }
-            let any: Option<i32> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT 1 FROM {} LIMIT 1",
-                quoted(&t.name)
-            )))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let any: Option<i32> = sqlx::query_scalar(AssertSqlSafe(probe_sql(&t.name)))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             if any.is_some() {
                 return Err(StoreError::NotEmpty);
             }
         }
         for t in SEEDED_TABLES {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", quoted(t))))
+            sqlx::query(AssertSqlSafe(clear_sql(t)))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
         }
-        let inserts: Vec<String> = snapshot
-            .tables
-            .iter()
-            .map(|t| {
-                let cols: Vec<String> = t.columns.iter().map(|c| quoted(&c.name)).collect();
-                let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-                format!(
-                    "INSERT INTO {} ({}) VALUES ({})",
-                    quoted(&t.name),
-                    cols.join(", "),
-                    params.join(", ")
-                )
-            })
-            .collect();
+        let inserts = insert_sql(snapshot, |i| format!("${i}"));
         let mut counter = ImportCounter::new(snapshot);
         while let Some((table, values)) = rows.next_row().await? {
             counter.row(table)?;

@@ -10,7 +10,8 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use super::{SqliteStore, db};
 use crate::backup::{
     BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SEEDED_TABLES,
-    SnapshotInfo, SnapshotSink, TableInfo, Value, dependency_order, match_schema, quoted,
+    SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, dependency_order, insert_sql,
+    match_schema, probe_sql, quoted, select_sql,
 };
 use crate::{StoreError, StoreResult};
 
@@ -87,11 +88,6 @@ fn value(row: &SqliteRow, i: usize, kind: ColumnKind) -> StoreResult<Value> {
     Ok(v.unwrap_or(Value::Null))
 }
 
-fn select_all(table: &TableInfo) -> String {
-    let cols: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
-    format!("SELECT {} FROM {}", cols.join(", "), quoted(&table.name))
-}
-
 #[async_trait]
 impl BackupStore for SqliteStore {
     async fn export(&self, sink: &mut dyn SnapshotSink) -> StoreResult<SnapshotInfo> {
@@ -116,7 +112,7 @@ impl BackupStore for SqliteStore {
         };
         sink.begin(&snapshot).await?;
         for (index, table) in snapshot.tables.iter().enumerate() {
-            let sql = select_all(table);
+            let sql = select_sql(table);
             let mut rows = sqlx::query(AssertSqlSafe(sql)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await.map_err(db)? {
                 let values = table
@@ -145,36 +141,21 @@ impl BackupStore for SqliteStore {
             if SEEDED_TABLES.contains(&t.name.as_str()) {
                 continue;
             }
-            let any: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT 1 FROM {} LIMIT 1",
-                quoted(&t.name)
-            )))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let any: Option<i64> = sqlx::query_scalar(AssertSqlSafe(probe_sql(&t.name)))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             if any.is_some() {
                 return Err(StoreError::NotEmpty);
             }
         }
         for t in SEEDED_TABLES {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {}", quoted(t))))
+            sqlx::query(AssertSqlSafe(clear_sql(t)))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
         }
-        let inserts: Vec<String> = snapshot
-            .tables
-            .iter()
-            .map(|t| {
-                let cols: Vec<String> = t.columns.iter().map(|c| quoted(&c.name)).collect();
-                let params = vec!["?"; cols.len()].join(", ");
-                format!(
-                    "INSERT INTO {} ({}) VALUES ({params})",
-                    quoted(&t.name),
-                    cols.join(", ")
-                )
-            })
-            .collect();
+        let inserts = insert_sql(snapshot, |_| "?".to_owned());
         let mut counter = ImportCounter::new(snapshot);
         while let Some((table, values)) = rows.next_row().await? {
             counter.row(table)?;
