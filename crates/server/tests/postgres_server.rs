@@ -229,3 +229,66 @@ async fn two_nodes_on_one_database_and_a_restart() {
     );
     a.shutdown().await;
 }
+
+/// PostgreSQL refuses the NUL character in text, where SQLite stores it: ids and names with one
+/// are bad input (4xx), never a 500, on every route that takes text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_bad_input_not_server_errors() {
+    use axum::http::Method;
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let env = node(&db);
+    let server = env.start().await;
+    let init = init_and_unseal(&server.client(None), 1, 1).await;
+    let admin = server.client(Some(&init.api_key));
+    let sm = within(
+        "create",
+        admin.create_instance("nul", ServiceKind::SecretsManager),
+    )
+    .await
+    .unwrap();
+    let base = format!("/sm/{}/api/v2", sm.id);
+    let cases: Vec<(Method, String, Option<&str>)> = vec![
+        (Method::GET, format!("{base}/secrets/%00"), None),
+        (Method::GET, format!("{base}/secret_groups/a%00b"), None),
+        (Method::GET, "/v1/instances/%00".to_owned(), None),
+        (
+            Method::POST,
+            format!("{base}/secrets"),
+            Some(
+                r#"{"secret_type":"arbitrary","name":"n","payload":"x","description":"a\u0000b"}"#,
+            ),
+        ),
+        (
+            Method::POST,
+            format!("{base}/secret_groups"),
+            Some(r#"{"name":"g","description":"a\u0000b"}"#),
+        ),
+        (
+            Method::POST,
+            "/v1/instances".to_owned(),
+            Some(r#"{"name":"a\u0000b","service":"kms"}"#),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let resp = common::raw(
+            &admin,
+            method.clone(),
+            &path,
+            body.map(|_| "application/json"),
+            body.unwrap_or_default(),
+        )
+        .await;
+        assert!(
+            (400..500).contains(&resp.status),
+            "{method} {path}: {} {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        );
+    }
+    // Nothing half-written: the secrets instance is still empty and the server serves.
+    let listed = admin.sm(&sm.id).list_secrets(&[]).await.unwrap();
+    assert_eq!(listed["total_count"], 0, "{listed}");
+    server.shutdown().await;
+}

@@ -67,6 +67,9 @@ impl From<StoreError> for ServiceError {
         match err {
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Stale(what) => Self::Concurrent(what),
+            StoreError::UnstorableText => {
+                Self::InvalidInput("text must not contain the NUL character".into())
+            }
             other => Self::Internal(Box::new(other)),
         }
     }

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// A stored value could not be decoded (corruption or a newer schema).
     #[error("corrupt row: {0}")]
     Corrupt(&'static str),
+    /// Text the database cannot store: PostgreSQL refuses the NUL character in text (SQLite
+    /// stores it). Bad input, not a failure of the database.
+    #[error("text with a character the database cannot store (NUL)")]
+    UnstorableText,
     /// The database failed.
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -54,6 +58,20 @@ impl StoreError {
     pub(crate) fn from_db(err: sqlx::Error, what: &'static str) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(what),
+            _ => Self::database(err),
+        }
+    }
+
+    /// Maps a database error, turning PostgreSQL's refusal of a NUL character in text
+    /// (SQLSTATE 22021, `character_not_in_repertoire`; 22P05 `untranslatable_character`) into
+    /// [`StoreError::UnstorableText`].
+    pub(crate) fn database(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Self::UnstorableText
+            }
             _ => Self::Database(err),
         }
     }

@@ -198,7 +198,7 @@ fn verified_tls(o: PgConnectOptions) -> Result<PgConnectOptions, &'static str> {
 }
 
 fn db(err: sqlx::Error) -> StoreError {
-    StoreError::Database(err)
+    StoreError::database(err)
 }
 
 fn principal_from_row(row: &PgRow, offset: usize) -> StoreResult<PrincipalRecord> {

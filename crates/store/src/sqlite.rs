@@ -77,7 +77,7 @@ impl SqliteStore {
 }
 
 fn db(err: sqlx::Error) -> StoreError {
-    StoreError::Database(err)
+    StoreError::database(err)
 }
 
 fn principal_from_row(row: &SqliteRow, offset: usize) -> StoreResult<PrincipalRecord> {

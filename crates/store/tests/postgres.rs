@@ -1007,3 +1007,24 @@ async fn backups_move_between_sqlite_and_postgres() {
     .unwrap();
     assert_eq!(canonical(&capture(&back).await), canonical(&from_sqlite));
 }
+
+/// PostgreSQL refuses NUL in text (SQLite stores it): the store says so as its own error, which
+/// the services turn into bad input, rather than as a database failure (a 500).
+#[tokio::test]
+async fn nul_in_text_is_unstorable_text_not_a_database_failure() {
+    let Some((store, _db)) = fresh().await else {
+        return;
+    };
+    store.initialize(&suite::initial_state("a")).await.unwrap();
+    let mut bad = suite::instance("i\0d", "acct-a", 1);
+    let err = store.create_instance(&bad).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnstorableText), "{err:?}");
+    bad.id = "ok".into();
+    bad.name = "a\0b".into();
+    let err = store.create_instance(&bad).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnstorableText), "{err:?}");
+    let err = store.get_instance("\0").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnstorableText), "{err:?}");
+    // Nothing was written.
+    assert!(store.get_instance("ok").await.unwrap().is_none());
+}
