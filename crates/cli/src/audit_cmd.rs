@@ -168,8 +168,9 @@ async fn verify_live(connect: &ConnectArgs) -> anyhow::Result<()> {
         (true, _, _) => {
             if connect.output == Format::Text {
                 say(&format!(
-                    "audit chain verified: {} records, head seq {}, hash {}",
-                    v.records, v.last_seq, v.last_hash
+                    "audit chain verified: {} records, head seq {}, hash {}; {} checkpoints of \
+                     the root of trust match it (the last at seq {})",
+                    v.records, v.last_seq, v.last_hash, v.checkpoints, v.last_checkpoint_seq
                 ));
             }
             Ok(())

@@ -135,4 +135,8 @@ pub trait Keystore: Send + Sync + std::fmt::Debug {
 
     /// Unwraps what [`Keystore::wrap`] made with the same `aad`.
     fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeystoreError>;
+
+    /// HMAC-SHA256 of `data` under a key derived from the master key for `purpose`: a
+    /// statement that only a holder of the root of trust can make (audit checkpoints).
+    fn mac(&self, purpose: &[u8], data: &[u8]) -> Result<[u8; 32], KeystoreError>;
 }

@@ -14,7 +14,7 @@ use crate::KeystoreError;
 pub(crate) struct MasterKey {
     id: KeyVersionId,
     aead: AeadKey,
-    _raw: AesKey256,
+    raw: AesKey256,
 }
 
 impl MasterKey {
@@ -22,7 +22,7 @@ impl MasterKey {
         Ok(Self {
             id,
             aead: AeadKey::new(&raw)?,
-            _raw: raw,
+            raw,
         })
     }
 }
@@ -64,6 +64,19 @@ impl MasterSlot {
         let guard = self.key.read().map_err(|_| KeystoreError::Sealed)?;
         let mk = guard.as_ref().ok_or(KeystoreError::Sealed)?;
         Ok(envelope::seal(&mk.aead, mk.id, aad, key)?)
+    }
+
+    /// HMAC-SHA256 of `data` under a key derived from the master key for `purpose` (HKDF-SHA256):
+    /// only a holder of the unsealed master key can make or check it.
+    pub(crate) fn mac(&self, purpose: &[u8], data: &[u8]) -> Result<[u8; 32], KeystoreError> {
+        let guard = self.key.read().map_err(|_| KeystoreError::Sealed)?;
+        let mk = guard.as_ref().ok_or(KeystoreError::Sealed)?;
+        let key = arca_crypto::kdf::hkdf_sha256_key(
+            mk.raw.expose_secret(),
+            b"arca-keystore-mac-v1",
+            purpose,
+        )?;
+        Ok(arca_crypto::hash::hmac_sha256(key.expose_secret(), data))
     }
 
     pub(crate) fn unwrap(

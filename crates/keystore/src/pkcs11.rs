@@ -325,6 +325,10 @@ impl Keystore for Pkcs11Keystore {
     fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
         self.master.unwrap(aad, wrapped)
     }
+
+    fn mac(&self, purpose: &[u8], data: &[u8]) -> Result<[u8; 32], KeystoreError> {
+        self.master.mac(purpose, data)
+    }
 }
 
 /// Provisioning helper: initializes a free slot of the module as a token with `label`, its SO PIN

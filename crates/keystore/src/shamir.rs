@@ -252,4 +252,8 @@ impl Keystore for ShamirKeystore {
     fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
         self.master.unwrap(aad, wrapped)
     }
+
+    fn mac(&self, purpose: &[u8], data: &[u8]) -> Result<[u8; 32], KeystoreError> {
+        self.master.mac(purpose, data)
+    }
 }

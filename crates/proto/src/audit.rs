@@ -55,8 +55,15 @@ pub struct AuditVerification {
     pub records: u64,
     /// The last record checked.
     pub last_seq: i64,
-    /// Its hash (hex): keep it elsewhere to detect a later rewrite of the whole chain.
+    /// Its hash (hex).
     pub last_hash: String,
+    /// Checkpoints checked: heads attested by a MAC only the root of trust can make, each
+    /// matched with its record (a chain rewritten with recomputed hashes fails here).
+    #[serde(default)]
+    pub checkpoints: u64,
+    /// The last checkpoint's seq (0: none); later records are not yet attested.
+    #[serde(default)]
+    pub last_checkpoint_seq: i64,
     /// The first bad seq, when not ok.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bad_seq: Option<i64>,

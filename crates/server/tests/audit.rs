@@ -235,3 +235,122 @@ async fn a_full_spool_refuses_requests_and_makes_the_node_not_ready() {
     assert_eq!(names, [keys.name], "the refused create never ran");
     server.shutdown().await;
 }
+
+/// Someone with write access to the database but not the unseal material rewrites a record and
+/// recomputes every hash after it (and the heads): the chain alone still verifies, but not
+/// against the checkpoints the root of trust attested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wholesale_rewrite_fails_against_the_checkpoints() {
+    use arca_store::audit::AuditRecord;
+    use arca_store::{AuditStore as _, SqliteStore};
+    use sqlx::Connection as _;
+
+    let (dir, server, _info, admin) = start_dev().await;
+    for i in 0..5 {
+        within(
+            "create",
+            admin.create_instance(&format!("cp-{i}"), arca_proto::instance::ServiceKind::Kms),
+        )
+        .await
+        .unwrap();
+    }
+    // An idle writer attests its last records within about a second.
+    let mut attested = None;
+    for _ in 0..100 {
+        let v = within("verify", admin.audit_verify()).await.unwrap();
+        assert!(v.ok, "{v:?}");
+        if v.checkpoints >= 1 && v.last_checkpoint_seq >= 6 {
+            attested = Some(v);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let attested = attested.expect("no checkpoint within 10 s");
+    within("shutdown", server.shutdown()).await;
+
+    // The rewrite: record 2 changed, every later hash and link recomputed, heads moved.
+    let db = dir.path().join("dev").join("arca.db");
+    let store = SqliteStore::open(&db).await.unwrap();
+    let records = store
+        .list_audit_events(&AuditQuery {
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let mut rewritten: Vec<AuditRecord> = Vec::new();
+    let mut accounts: std::collections::HashMap<String, Vec<u8>> = Default::default();
+    let mut prev = arca_store::audit::GENESIS_HASH.to_vec();
+    for r in records {
+        let mut event = r.event.clone();
+        if r.seq == 2 {
+            event.target = "/rewritten".into();
+        }
+        let account_prev = accounts
+            .get(&event.account_id)
+            .cloned()
+            .unwrap_or_else(|| arca_store::audit::GENESIS_HASH.to_vec());
+        let new = AuditRecord::chain(r.seq, event, prev.clone(), account_prev);
+        accounts.insert(new.event.account_id.clone(), new.hash.clone());
+        prev = new.hash.clone();
+        rewritten.push(new);
+    }
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for r in &rewritten {
+        sqlx::query(
+            "UPDATE audit_events SET target = ?, prev_hash = ?, account_prev_hash = ?, hash = ? \
+             WHERE seq = ?",
+        )
+        .bind(&r.event.target)
+        .bind(&r.prev_hash)
+        .bind(&r.account_prev_hash)
+        .bind(&r.hash)
+        .bind(r.seq)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let last = rewritten.last().unwrap();
+    sqlx::query("UPDATE audit_head SET hash = ? WHERE id = 1")
+        .bind(&last.hash)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (account, hash) in &accounts {
+        sqlx::query("UPDATE audit_account_heads SET hash = ? WHERE account_id = ?")
+            .bind(hash)
+            .bind(account)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let (server, info) = within(
+        "restart",
+        arca_server::dev::start_dev(&arca_server::dev::DevOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().join("dev"),
+        }),
+    )
+    .await
+    .unwrap();
+    let ca = std::fs::read(&info.ca_cert).unwrap();
+    let admin = arca_client::Client::new(&info.url, Some(&ca), Some(info.api_key.clone())).unwrap();
+    let v = within("verify", admin.audit_verify()).await.unwrap();
+    assert!(!v.ok, "a rewritten chain verified: {v:?}");
+    let bad = v.bad_seq.unwrap();
+    assert!(bad >= 2 && bad <= attested.last_checkpoint_seq, "{v:?}");
+    assert!(
+        v.problem.as_deref().unwrap().contains("checkpoint"),
+        "{v:?}"
+    );
+    within("shutdown", server.shutdown()).await;
+}

@@ -40,8 +40,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use arca_keystore::Keystore;
 use arca_store::Store;
-use arca_store::audit::{AuditQuery, AuditRecord, GENESIS_HASH, NewAuditEvent};
+use arca_store::audit::{
+    AuditCheckpoint, AuditHead, AuditQuery, AuditRecord, GENESIS_HASH, NewAuditEvent,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Principal;
@@ -52,6 +55,19 @@ use crate::{ServiceError, ServiceResult};
 pub const SYSTEM: &str = "system";
 /// The initiator recorded when the caller was not authenticated.
 pub const ANONYMOUS: &str = "anonymous";
+
+/// Purpose of the checkpoint MAC key (derived from the master key).
+const CHECKPOINT_PURPOSE: &[u8] = b"arca/audit-checkpoint/v1";
+/// A node attests the head it appended at most this often (and on every flush).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// What a checkpoint's MAC covers: the seq (big-endian) and the hash.
+fn checkpoint_message(seq: i64, hash: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(8 + hash.len());
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m
+}
 
 /// Most records one listing returns.
 pub const MAX_PAGE: i64 = 1_000;
@@ -121,6 +137,7 @@ impl AuditStatus {
 #[derive(Clone)]
 pub struct AuditService {
     store: Arc<dyn Store>,
+    keystore: Arc<dyn Keystore>,
     clock: Arc<dyn Clock>,
     spool: mpsc::Sender<Spooled>,
     stats: Arc<Stats>,
@@ -175,6 +192,7 @@ impl AuditService {
     /// writer runs and every request is refused: nothing goes unaudited.
     pub(crate) fn new(
         store: Arc<dyn Store>,
+        keystore: Arc<dyn Keystore>,
         clock: Arc<dyn Clock>,
         settings: AuditSettings,
     ) -> Self {
@@ -183,16 +201,21 @@ impl AuditService {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(run_writer(
-                    store.clone(),
+                    Writer {
+                        store: store.clone(),
+                        keystore: keystore.clone(),
+                        clock: clock.clone(),
+                        stats: stats.clone(),
+                        batch_max: settings.batch_max.max(1),
+                    },
                     drain,
-                    stats.clone(),
-                    settings.batch_max.max(1),
                 ));
             }
             Err(_) => tracing::error!("no async runtime: the audit writer cannot start"),
         }
         Self {
             store,
+            keystore,
             clock,
             spool,
             stats,
@@ -332,6 +355,7 @@ impl AuditService {
         admin.require_admin()?;
         let head = self.store.audit_head().await?;
         let mut verifier = ChainVerifier::new(Scope::Chain, true);
+        let mut checkpoints = CheckpointWalk::new(self.store.clone(), self.keystore.clone());
         let mut after_seq = 0;
         loop {
             let page = self
@@ -348,7 +372,10 @@ impl AuditService {
             // verifies the chain up to that head and leaves them to the next verification.
             for r in page.iter().take_while(|r| r.seq <= head.seq) {
                 if let Err(fault) = verifier.push(r) {
-                    return Ok(verifier.report(Some(fault)));
+                    return Ok(checkpoints.report(verifier.report(Some(fault))));
+                }
+                if let Err(fault) = checkpoints.check(r).await? {
+                    return Ok(checkpoints.report(verifier.report(Some(fault))));
                 }
             }
             if after_seq >= head.seq {
@@ -356,57 +383,210 @@ impl AuditService {
             }
         }
         let fault = verifier.check_end(head.seq, &head.hash).err();
-        Ok(verifier.report(fault))
+        Ok(checkpoints.report(verifier.report(fault)))
     }
 }
 
-/// Drains the spool in batches until every sender is gone.
-async fn run_writer(
+/// Walks the checkpoints beside the records, in seq order: each must name a record's hash and
+/// carry a MAC the root of trust made. A chain rewritten with every hash recomputed (by someone
+/// with write access to the database but not the unseal material) verifies as a chain, but not
+/// against its checkpoints.
+struct CheckpointWalk {
     store: Arc<dyn Store>,
-    mut drain: mpsc::Receiver<Spooled>,
+    keystore: Arc<dyn Keystore>,
+    page: std::collections::VecDeque<AuditCheckpoint>,
+    after_seq: i64,
+    exhausted: bool,
+    checked: u64,
+    last_seq: i64,
+}
+
+impl CheckpointWalk {
+    fn new(store: Arc<dyn Store>, keystore: Arc<dyn Keystore>) -> Self {
+        Self {
+            store,
+            keystore,
+            page: Default::default(),
+            after_seq: 0,
+            exhausted: false,
+            checked: 0,
+            last_seq: 0,
+        }
+    }
+
+    async fn peek(&mut self) -> ServiceResult<Option<&AuditCheckpoint>> {
+        if self.page.is_empty() && !self.exhausted {
+            let next = self
+                .store
+                .list_audit_checkpoints(self.after_seq, MAX_PAGE)
+                .await?;
+            self.exhausted = next.len() < usize::try_from(MAX_PAGE).unwrap_or(usize::MAX);
+            if let Some(last) = next.last() {
+                self.after_seq = last.seq;
+            }
+            self.page.extend(next);
+        }
+        Ok(self.page.front())
+    }
+
+    /// Checks the checkpoint at `r.seq`, if there is one. The outer error is a failure to
+    /// check (store, sealed); the inner one a fault of the trail.
+    async fn check(&mut self, r: &AuditRecord) -> ServiceResult<Result<(), ChainFault>> {
+        // Checkpoints past the head read first are left for the next verification; one before
+        // this record cannot remain (every record before it was checked).
+        let cp = loop {
+            match self.peek().await? {
+                None => return Ok(Ok(())),
+                Some(cp) if cp.seq > r.seq => return Ok(Ok(())),
+                Some(cp) if cp.seq < r.seq => {
+                    self.page.pop_front();
+                }
+                Some(cp) => break cp.clone(),
+            }
+        };
+        let expected = self
+            .keystore
+            .mac(CHECKPOINT_PURPOSE, &checkpoint_message(cp.seq, &cp.hash))?;
+        let fault = if !arca_crypto::hash::ct_eq(&expected, &cp.mac) {
+            Some("its checkpoint's MAC is not the root of trust's: the checkpoint was forged")
+        } else if !arca_crypto::hash::ct_eq(&cp.hash, &r.hash) {
+            Some(
+                "it differs from the record its checkpoint attested: the chain was rewritten \
+                 from here or before",
+            )
+        } else {
+            None
+        };
+        self.page.pop_front();
+        if let Some(problem) = fault {
+            return Ok(Err(ChainFault {
+                seq: r.seq,
+                problem: problem.to_owned(),
+            }));
+        }
+        self.checked += 1;
+        self.last_seq = r.seq;
+        Ok(Ok(()))
+    }
+
+    fn report(&self, mut report: ChainReport) -> ChainReport {
+        report.checkpoints = self.checked;
+        report.last_checkpoint_seq = self.last_seq;
+        report
+    }
+}
+
+/// What the writer needs.
+struct Writer {
+    store: Arc<dyn Store>,
+    keystore: Arc<dyn Keystore>,
+    clock: Arc<dyn Clock>,
     stats: Arc<Stats>,
     batch_max: usize,
-) {
-    let mut events = Vec::with_capacity(batch_max);
+}
+
+impl Writer {
+    /// Attests `head` with a checkpoint, when the root of trust is unsealed. A failure is
+    /// logged: the next checkpoint covers these records too.
+    async fn checkpoint(&self, head: &AuditHead) {
+        let mac = match self.keystore.mac(
+            CHECKPOINT_PURPOSE,
+            &checkpoint_message(head.seq, &head.hash),
+        ) {
+            Ok(mac) => mac,
+            Err(_) => return, // sealed: the records stay unattested until the next checkpoint
+        };
+        let checkpoint = AuditCheckpoint {
+            seq: head.seq,
+            hash: head.hash.clone(),
+            mac: mac.to_vec(),
+            created_at: to_millis(self.clock.now()),
+        };
+        if let Err(e) = self.store.put_audit_checkpoint(&checkpoint).await {
+            tracing::warn!(error = %e, seq = head.seq, "cannot write an audit checkpoint");
+        }
+    }
+}
+
+/// Drains the spool in batches until every sender is gone; attests the head it reached with a
+/// checkpoint at most every [`CHECKPOINT_EVERY`], and on every flush.
+async fn run_writer(writer: Writer, mut drain: mpsc::Receiver<Spooled>) {
+    let mut events = Vec::with_capacity(writer.batch_max);
     let mut waiters = Vec::new();
-    while let Some(first) = drain.recv().await {
+    let mut unattested: Option<AuditHead> = None;
+    let mut last_checkpoint: Option<tokio::time::Instant> = None;
+    loop {
+        // With records not yet attested, wait at most CHECKPOINT_EVERY for more: an idle node
+        // attests its last records within about a second.
+        let first = if unattested.is_some() {
+            match tokio::time::timeout(CHECKPOINT_EVERY, drain.recv()).await {
+                Ok(Some(item)) => item,
+                Ok(None) => break,
+                Err(_) => {
+                    if let Some(head) = unattested.take() {
+                        writer.checkpoint(&head).await;
+                        last_checkpoint = Some(tokio::time::Instant::now());
+                    }
+                    continue;
+                }
+            }
+        } else {
+            match drain.recv().await {
+                Some(item) => item,
+                None => break,
+            }
+        };
         let mut next = Some(first);
+        let mut flush = false;
         while let Some(item) = next.take() {
             match item {
                 Spooled::Event(event, waiter) => {
                     events.push(*event);
                     waiters.extend(waiter);
                 }
-                Spooled::Flush(waiter) => waiters.push(waiter),
+                Spooled::Flush(waiter) => {
+                    flush = true;
+                    waiters.push(waiter);
+                }
             }
-            if events.len() < batch_max {
+            if events.len() < writer.batch_max {
                 next = drain.try_recv().ok();
             }
         }
         let mut backoff = Duration::from_millis(50);
         while !events.is_empty() {
-            match store.append_audit_events(&events).await {
-                Ok(_) => {
-                    stats
+            match writer.store.append_audit_events(&events).await {
+                Ok(head) => {
+                    writer
+                        .stats
                         .committed
                         .fetch_add(events.len() as u64, Ordering::Relaxed);
-                    if stats.failing.swap(false, Ordering::Relaxed) {
+                    if writer.stats.failing.swap(false, Ordering::Relaxed) {
                         tracing::info!("audit appends succeed again");
                     }
                     events.clear();
+                    unattested = Some(head);
                 }
                 Err(e) => {
-                    stats.failed_appends.fetch_add(1, Ordering::Relaxed);
-                    stats.failing.store(true, Ordering::Relaxed);
+                    writer.stats.failed_appends.fetch_add(1, Ordering::Relaxed);
+                    writer.stats.failing.store(true, Ordering::Relaxed);
                     tracing::error!(error = %e, pending = events.len(), "appending audit records failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
+        let due = flush || last_checkpoint.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
+        if due && let Some(head) = unattested.take() {
+            writer.checkpoint(&head).await;
+            last_checkpoint = Some(tokio::time::Instant::now());
+        }
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+    if let Some(head) = unattested.take() {
+        writer.checkpoint(&head).await;
     }
 }
 
@@ -445,6 +625,10 @@ pub struct ChainReport {
     pub last_hash: Vec<u8>,
     /// The first fault, if any: the chain does not verify.
     pub fault: Option<ChainFault>,
+    /// Checkpoints checked against the chain (whole-chain verification on a server only).
+    pub checkpoints: u64,
+    /// The last checkpoint's seq (0: none): records after it are not yet attested.
+    pub last_checkpoint_seq: i64,
 }
 
 /// Checks records one at a time, in the order given: each record's hash, the links between
@@ -549,6 +733,8 @@ impl ChainVerifier {
             None => (0, GENESIS_HASH.to_vec()),
         };
         ChainReport {
+            checkpoints: 0,
+            last_checkpoint_seq: 0,
             records: self.records,
             last_seq,
             last_hash,
@@ -774,6 +960,7 @@ mod tests {
         let clock = Arc::new(crate::SystemClock);
         let audit = AuditService::new(
             store.clone(),
+            Arc::new(arca_keystore::ShamirKeystore::new()),
             clock,
             AuditSettings {
                 spool_capacity: 2,

@@ -128,7 +128,12 @@ impl Arca {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        let audit = audit::AuditService::new(store.clone(), clock.clone(), settings.audit);
+        let audit = audit::AuditService::new(
+            store.clone(),
+            keystore.clone(),
+            clock.clone(),
+            settings.audit,
+        );
         let auth = AuthService::new(store.clone());
         let access = access::AccessService::new(store.clone());
         let instances = InstanceService::new(

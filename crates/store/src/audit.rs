@@ -197,4 +197,28 @@ pub trait AuditStore: Send + Sync {
 
     /// The head of the chain.
     async fn audit_head(&self) -> StoreResult<AuditHead>;
+
+    /// Records a checkpoint; one for the same seq already there is kept (nodes may both
+    /// attest the same head).
+    async fn put_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> StoreResult<()>;
+
+    /// Checkpoints after `after_seq`, by seq, at most `limit`.
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditCheckpoint>>;
+}
+
+/// The chain's head at some moment, attested by a MAC that only the root of trust can make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// The record's seq.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: Vec<u8>,
+    /// The MAC over seq and hash.
+    pub mac: Vec<u8>,
+    /// When it was made, in Unix milliseconds.
+    pub created_at: i64,
 }

@@ -93,6 +93,8 @@ pub(crate) async fn verify(
         records: report.records,
         last_seq: report.last_seq,
         last_hash: hex::encode(&report.last_hash),
+        checkpoints: report.checkpoints,
+        last_checkpoint_seq: report.last_checkpoint_seq,
         bad_seq: report.fault.as_ref().map(|f| f.seq),
         problem: report.fault.map(|f| f.problem),
     }))

@@ -109,6 +109,34 @@ pub(crate) fn other_master_key_cannot_unwrap(h: &dyn Harness) {
     ));
 }
 
+pub(crate) fn macs_belong_to_the_master_key(h: &dyn Harness) {
+    let (a, record, shares) = init(h);
+    let mac = a.mac(b"purpose:a", b"data").unwrap();
+    assert_eq!(a.mac(b"purpose:a", b"data").unwrap(), mac, "deterministic");
+    assert_ne!(
+        a.mac(b"purpose:b", b"data").unwrap(),
+        mac,
+        "bound to its purpose"
+    );
+    assert_ne!(a.mac(b"purpose:a", b"datA").unwrap(), mac);
+    // The same master key after a restart makes the same MAC; another makes another.
+    let again = h.fresh();
+    again.load(record).unwrap();
+    assert!(matches!(
+        again.mac(b"purpose:a", b"data"),
+        Err(KeystoreError::Sealed)
+    ));
+    h.unseal(again.as_ref(), &shares);
+    assert_eq!(again.mac(b"purpose:a", b"data").unwrap(), mac);
+    let (b, _, _) = init(h);
+    assert_ne!(b.mac(b"purpose:a", b"data").unwrap(), mac);
+    a.seal();
+    assert!(matches!(
+        a.mac(b"purpose:a", b"data"),
+        Err(KeystoreError::Sealed)
+    ));
+}
+
 pub(crate) fn uninitialized_refuses_everything(h: &dyn Harness) {
     let ks = h.fresh();
     assert!(ks.wrap(b"x", b"k").is_err());
@@ -140,6 +168,7 @@ macro_rules! keystore_suite {
         keystore_suite!(@case $harness, restart_keeps_the_master_key);
         keystore_suite!(@case $harness, initialize_only_once);
         keystore_suite!(@case $harness, other_master_key_cannot_unwrap);
+        keystore_suite!(@case $harness, macs_belong_to_the_master_key);
         keystore_suite!(@case $harness, uninitialized_refuses_everything);
         keystore_suite!(@case $harness, corrupt_record_is_refused);
     };

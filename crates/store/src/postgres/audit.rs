@@ -10,7 +10,9 @@ use sqlx::postgres::PgRow;
 
 use super::{PostgresStore, db};
 use crate::StoreResult;
-use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch};
+use crate::audit::{
+    AuditCheckpoint, AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch,
+};
 
 // A macro, not a const: sqlx takes `'static` SQL, which `concat!` keeps.
 macro_rules! columns {
@@ -198,5 +200,45 @@ impl AuditStore for PostgresStore {
                 .await
                 .map_err(db)?;
         Ok(AuditHead { seq, hash })
+    }
+
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, mac, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(c.seq)
+        .bind(&c.hash)
+        .bind(&c.mac)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditCheckpoint>> {
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT seq, hash, mac, created_at FROM audit_checkpoints WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, hash, mac, created_at)| AuditCheckpoint {
+                seq,
+                hash,
+                mac,
+                created_at,
+            })
+            .collect())
     }
 }

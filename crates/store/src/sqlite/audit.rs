@@ -9,7 +9,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{SqliteStore, db};
 use crate::StoreResult;
-use crate::audit::{AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch};
+use crate::audit::{
+    AuditCheckpoint, AuditHead, AuditQuery, AuditRecord, AuditStore, NewAuditEvent, chain_batch,
+};
 
 /// Rows per `INSERT` of audit records: 14 parameters each, far below SQLite's limit (32,766),
 /// and few distinct statement texts for sqlx's statement cache.
@@ -164,5 +166,45 @@ impl AuditStore for SqliteStore {
                 .await
                 .map_err(db)?;
         Ok(AuditHead { seq, hash })
+    }
+
+    async fn put_audit_checkpoint(&self, c: &AuditCheckpoint) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, mac, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(c.seq)
+        .bind(&c.hash)
+        .bind(&c.mac)
+        .bind(c.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn list_audit_checkpoints(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditCheckpoint>> {
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT seq, hash, mac, created_at FROM audit_checkpoints WHERE seq > ? \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(limit.max(0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, hash, mac, created_at)| AuditCheckpoint {
+                seq,
+                hash,
+                mac,
+                created_at,
+            })
+            .collect())
     }
 }

@@ -171,3 +171,38 @@ async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F:
     .await;
     results.into_iter().map(Option::unwrap).collect()
 }
+
+/// Checkpoints are kept by seq (the first one for a seq stays) and listed in order, paged.
+pub(crate) async fn audit_checkpoints(store: &dyn Store) {
+    use arca_store::audit::AuditCheckpoint;
+    let cp = |seq: i64, tag: u8| AuditCheckpoint {
+        seq,
+        hash: vec![tag; 32],
+        mac: vec![tag ^ 0xff; 32],
+        created_at: 1_000 + seq,
+    };
+    assert!(
+        store
+            .list_audit_checkpoints(0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for c in [cp(5, 1), cp(2, 2), cp(9, 3)] {
+        store.put_audit_checkpoint(&c).await.unwrap();
+    }
+    store.put_audit_checkpoint(&cp(5, 7)).await.unwrap();
+    let all = store.list_audit_checkpoints(0, 10).await.unwrap();
+    assert_eq!(all, vec![cp(2, 2), cp(5, 1), cp(9, 3)]);
+    assert_eq!(
+        store.list_audit_checkpoints(2, 1).await.unwrap(),
+        vec![cp(5, 1)]
+    );
+    assert!(
+        store
+            .list_audit_checkpoints(9, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -5,7 +5,9 @@ pub(crate) mod audit;
 pub(crate) mod backup;
 mod events;
 mod secrets;
-pub(crate) use audit::{audit_append_and_list, audit_concurrent_appends_form_one_chain};
+pub(crate) use audit::{
+    audit_append_and_list, audit_checkpoints, audit_concurrent_appends_form_one_chain,
+};
 pub(crate) use backup::backup_round_trip;
 pub(crate) use events::lifecycle_events;
 pub(crate) use secrets::{
@@ -1026,6 +1028,7 @@ macro_rules! store_suite {
         store_suite!(@case $mode, $make, service_instance_principals_are_never_stored);
         store_suite!(@case $mode, $make, audit_append_and_list);
         store_suite!(@case $mode, $make, audit_concurrent_appends_form_one_chain);
+        store_suite!(@case $mode, $make, audit_checkpoints);
         store_suite!(@pair $mode, $make, backup_round_trip);
     };
     (@pair required, $make:expr, $name:ident) => {
