@@ -42,6 +42,8 @@ pub struct Config {
     pub events_allow_http: bool,
     /// How long a deleted instance can be restored (`[instances] reclamation_hours`).
     pub reclamation_period: Duration,
+    /// The audit trail's spool (`[audit]`).
+    pub audit: arca_services::audit::AuditSettings,
     /// Scheduled backups (`[backup]`), off unless `dir` is set.
     pub backup: Option<arca_services::backup::BackupSchedule>,
 }
@@ -85,6 +87,15 @@ struct RawConfig {
     instances: Option<RawInstances>,
     events: Option<RawEvents>,
     backup: Option<RawBackup>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    spool_capacity: Option<usize>,
+    batch_max: Option<usize>,
+    commit_wait_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,7 +173,7 @@ pub struct Overrides {
 
 /// Top-level settings. Only `ARCA_<SETTING>[__...]` variables are read as configuration: others
 /// share the prefix (the client's `ARCA_URL`, `ARCA_API_KEY`, test switches) and are no settings.
-const SETTINGS: [&str; 11] = [
+const SETTINGS: [&str; 12] = [
     "listen",
     "data_dir",
     "region",
@@ -174,6 +185,7 @@ const SETTINGS: [&str; 11] = [
     "instances",
     "events",
     "backup",
+    "audit",
 ];
 
 /// Default time between scheduled backups, in hours.
@@ -328,7 +340,32 @@ impl Config {
                 })
             }
         };
+        let raw_audit = raw.audit.unwrap_or_default();
+        let defaults = arca_services::audit::AuditSettings::default();
+        let audit = arca_services::audit::AuditSettings {
+            spool_capacity: raw_audit.spool_capacity.unwrap_or(defaults.spool_capacity),
+            batch_max: raw_audit.batch_max.unwrap_or(defaults.batch_max),
+            commit_wait: raw_audit
+                .commit_wait_secs
+                .map_or(defaults.commit_wait, Duration::from_secs),
+        };
+        if !(100..=10_000_000).contains(&audit.spool_capacity) {
+            return Err(ServerError::Config(
+                "audit.spool_capacity must be between 100 and 10000000".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&audit.batch_max) {
+            return Err(ServerError::Config(
+                "audit.batch_max must be between 1 and 10000".into(),
+            ));
+        }
+        if !(1..=600).contains(&audit.commit_wait.as_secs()) {
+            return Err(ServerError::Config(
+                "audit.commit_wait_secs must be between 1 and 600".into(),
+            ));
+        }
         Ok(Self {
+            audit,
             backup,
             reclamation_period: Duration::from_secs(reclamation_hours * 3600),
             listen,
@@ -500,6 +537,49 @@ mod tests {
             .is_err()
         );
         assert!(raw(&format!("{base}[store]\nkind = \"mysql\"\n")).is_err());
+    }
+
+    #[test]
+    fn backup_and_audit_sections() {
+        let base = "data_dir = \"/d\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n";
+        let c = raw(base).unwrap();
+        assert!(c.backup.is_none());
+        assert_eq!(c.audit.spool_capacity, 10_000);
+        let c = raw(&format!(
+            "{base}[backup]\ndir = \"b\"\nkeep = 3\n[audit]\nspool_capacity = 500\nbatch_max = 64\ncommit_wait_secs = 2\n"
+        ))
+        .unwrap();
+        let b = c.backup.unwrap();
+        assert_eq!(b.dir, std::path::Path::new("/d/b"), "relative to data_dir");
+        assert_eq!((b.keep, b.interval), (3, Duration::from_secs(24 * 3600)));
+        assert_eq!(
+            (
+                c.audit.spool_capacity,
+                c.audit.batch_max,
+                c.audit.commit_wait
+            ),
+            (500, 64, Duration::from_secs(2))
+        );
+        let abs = raw(&format!(
+            "{base}[backup]\ndir = \"/bk\"\ninterval_hours = 6\n"
+        ))
+        .unwrap();
+        let b = abs.backup.unwrap();
+        assert_eq!(
+            (b.dir.to_str(), b.interval),
+            (Some("/bk"), Duration::from_secs(6 * 3600))
+        );
+        for bad in [
+            "[backup]\nkeep = 3\n",
+            "[backup]\ndir = \"b\"\nkeep = 0\n",
+            "[backup]\ndir = \"b\"\ninterval_hours = 0\n",
+            "[audit]\nspool_capacity = 1\n",
+            "[audit]\nbatch_max = 0\n",
+            "[audit]\ncommit_wait_secs = 0\n",
+            "[audit]\nbogus = 1\n",
+        ] {
+            assert!(raw(&format!("{base}{bad}")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -122,6 +122,7 @@ pub async fn start_dev(options: &DevOptions) -> Result<(RunningServer, DevInfo),
         ),
         events_allow_http: false,
         backup: None,
+        audit: arca_services::audit::AuditSettings::default(),
     };
     let assembled = crate::assemble(&config).await?;
     let arca = assembled.arca.clone();

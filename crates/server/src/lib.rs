@@ -141,6 +141,7 @@ pub async fn assemble_with_clock(
                 ..Default::default()
             },
             backup: config.backup.clone(),
+            audit: config.audit,
             ..Settings::default()
         },
     );

@@ -65,6 +65,7 @@ impl Env {
             reclamation_period: Duration::from_secs(7 * 24 * 3600),
             events_allow_http: false,
             backup: None,
+            audit: arca_services::audit::AuditSettings::default(),
         };
         Self {
             dir,
