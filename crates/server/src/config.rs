@@ -550,7 +550,7 @@ mod tests {
         ))
         .unwrap();
         let b = c.backup.unwrap();
-        assert_eq!(b.dir, std::path::Path::new("/d/b"), "relative to data_dir");
+        assert_eq!(b.dir, Path::new("/d/b"), "relative to data_dir");
         assert_eq!((b.keep, b.interval), (3, Duration::from_secs(24 * 3600)));
         assert_eq!(
             (
