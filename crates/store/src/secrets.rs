@@ -294,6 +294,13 @@ pub trait SecretStore: Send + Sync {
     /// Deletes a secret, its versions and their data, unless a version is locked.
     async fn delete_secret(&self, instance_id: &str, id: &str) -> StoreResult<SecretDeletion>;
 
+    /// The newest version of a secret (the one reads return), without reading the others.
+    async fn current_secret_version(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Option<SecretVersionRecord>>;
+
     /// The versions of a secret, newest first.
     async fn list_secret_versions(
         &self,

@@ -487,13 +487,11 @@ impl SecretsService {
         instance: &crate::Instance,
         record: SecretRecord,
     ) -> ServiceResult<SecretWithData> {
-        let versions = self
+        // Only the newest version: a read costs the same whatever the secret's history.
+        let current = self
             .store
-            .list_secret_versions(&instance.id, &record.id)
-            .await?;
-        let current = versions
-            .into_iter()
-            .next()
+            .current_secret_version(&instance.id, &record.id)
+            .await?
             .ok_or(ServiceError::Internal("a secret without versions".into()))?;
         self.read_version(instance, record, current, Some("current"))
             .await

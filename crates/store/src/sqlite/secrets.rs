@@ -530,6 +530,27 @@ impl SecretStore for SqliteStore {
         Ok(SecretDeletion::Deleted)
     }
 
+    async fn current_secret_version(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Option<SecretVersionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM sm_secret_versions WHERE instance_id = ? AND secret_id = ? \
+              ORDER BY serial DESC LIMIT 1"
+        ))
+        .bind(instance_id)
+        .bind(secret_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(version_from_row)
+        .transpose()
+    }
+
     async fn list_secret_versions(
         &self,
         instance_id: &str,

@@ -216,6 +216,15 @@ pub(crate) async fn secrets_and_versions(store: &dyn Store) {
     let versions = store.list_secret_versions("i1", "s1").await.unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0], v2, "newest first");
+    assert_eq!(
+        store.current_secret_version("i1", "s1").await.unwrap(),
+        Some(v2.clone()),
+        "the current version is the newest"
+    );
+    assert_eq!(
+        store.current_secret_version("i1", "nope").await.unwrap(),
+        None
+    );
     assert_eq!(versions[1].payload, None);
     // A stale revision is refused and nothing changes.
     let mut stale = s.clone();
