@@ -301,6 +301,14 @@ pub trait SecretStore: Send + Sync {
         secret_id: &str,
     ) -> StoreResult<Option<SecretVersionRecord>>;
 
+    /// The newest version of a secret and every version that still holds data, newest first:
+    /// what adding a version needs (normally two rows, whatever the secret's history).
+    async fn live_secret_versions(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Vec<SecretVersionRecord>>;
+
     /// The versions of a secret, newest first.
     async fn list_secret_versions(
         &self,

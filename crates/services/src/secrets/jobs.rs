@@ -218,7 +218,9 @@ impl SecretsService {
         }
         let t = SecretType::parse(&secret.secret_type)?;
         let _turn = self.write_turn(&secret.id).await;
-        let (secret, versions) = self.with_versions(&secret.instance_id, &secret.id).await?;
+        let (secret, versions) = self
+            .with_live_versions(&secret.instance_id, &secret.id)
+            .await?;
         let previous = match versions.first() {
             Some(current) if current.payload.is_some() => Some(self.open_version(current).await?),
             _ => None,

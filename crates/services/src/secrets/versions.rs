@@ -53,6 +53,21 @@ impl SecretsService {
         Ok((record, versions))
     }
 
+    /// The secret, its newest version and every version that still holds data (newest first):
+    /// all that adding a version reads, however many versions the secret has.
+    pub(crate) async fn with_live_versions(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> ServiceResult<(SecretRecord, Vec<SecretVersionRecord>)> {
+        let record = self.record(instance_id, secret_id).await?;
+        let versions = self
+            .store
+            .live_secret_versions(instance_id, secret_id)
+            .await?;
+        Ok((record, versions))
+    }
+
     /// Adds a version with new data (or rotates: generated data where the type generates it).
     pub async fn create_version(
         &self,
@@ -70,7 +85,7 @@ impl SecretsService {
         let version_custom_metadata = proto.version_custom_metadata.unwrap_or_default();
         check_custom_metadata("version_custom_metadata", &version_custom_metadata)?;
         let _turn = self.write_turn(secret_id).await;
-        let (record, versions) = self.with_versions(instance_id, secret_id).await?;
+        let (record, versions) = self.with_live_versions(instance_id, secret_id).await?;
         let t = SecretType::parse(&record.secret_type)?;
         let meta: SecretMeta = from_doc(&record.metadata)?;
         let previous_data = match (t, versions.first()) {
@@ -215,7 +230,7 @@ impl SecretsService {
                     return Ok((next, version));
                 }
                 Err(arca_store::StoreError::Stale(_)) => {
-                    (record, versions) = self.with_versions(&instance_id, &secret_id).await?;
+                    (record, versions) = self.with_live_versions(&instance_id, &secret_id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }

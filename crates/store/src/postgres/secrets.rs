@@ -570,6 +570,28 @@ impl SecretStore for PostgresStore {
         .transpose()
     }
 
+    async fn live_secret_versions(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Vec<SecretVersionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM sm_secret_versions WHERE instance_id = $1 AND secret_id = $2 \
+              AND (payload IS NOT NULL OR serial = (SELECT MAX(serial) FROM sm_secret_versions \
+              WHERE instance_id = $1 AND secret_id = $2)) ORDER BY serial DESC"
+        ))
+        .bind(instance_id)
+        .bind(secret_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(version_from_row)
+        .collect()
+    }
+
     async fn list_secret_versions(
         &self,
         instance_id: &str,

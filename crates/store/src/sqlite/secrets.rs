@@ -551,6 +551,30 @@ impl SecretStore for SqliteStore {
         .transpose()
     }
 
+    async fn live_secret_versions(
+        &self,
+        instance_id: &str,
+        secret_id: &str,
+    ) -> StoreResult<Vec<SecretVersionRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM sm_secret_versions WHERE instance_id = ? AND secret_id = ? \
+              AND (payload IS NOT NULL OR serial = (SELECT MAX(serial) FROM sm_secret_versions \
+              WHERE instance_id = ? AND secret_id = ?)) ORDER BY serial DESC"
+        ))
+        .bind(instance_id)
+        .bind(secret_id)
+        .bind(instance_id)
+        .bind(secret_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(version_from_row)
+        .collect()
+    }
+
     async fn list_secret_versions(
         &self,
         instance_id: &str,
