@@ -157,6 +157,19 @@ impl<'a> Cli<'a> {
         json(&self.run(&all))
     }
 
+    /// `arca operator init` with `shares`/`threshold`: the shares and the admin API key.
+    fn init(&self, shares: u8, threshold: u8) -> (Vec<String>, String) {
+        let (n, t) = (shares.to_string(), threshold.to_string());
+        let init = self.json(&["operator", "init", "--shares", &n, "--threshold", &t]);
+        let shares = init["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect();
+        (shares, init["api_key"].as_str().unwrap().to_owned())
+    }
+
     /// `arca operator unseal` with one share on stdin.
     fn unseal(&self, share: &str) -> Output {
         self.run_with_stdin(
@@ -318,15 +331,8 @@ fn operator_init_unseal_seal_with_shamir_shares() {
     let cli = Cli::new(&server, &ca);
 
     assert_eq!(cli.json(&["operator", "status"])["initialized"], false);
-    let init = cli.json(&["operator", "init", "--shares", "5", "--threshold", "3"]);
-    let shares: Vec<String> = init["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
+    let (shares, key) = cli.init(5, 3);
     assert_eq!(shares.len(), 5);
-    let key = init["api_key"].as_str().unwrap().to_owned();
     let admin = cli.with_key(&key);
     // Initialized once only.
     let again = cli.run(&["operator", "init"]);
@@ -1709,16 +1715,9 @@ fn operator_backup_verify_and_restore_through_the_cli() {
     let ca = dir.path().join("ca.pem");
     let (server, _) = Server::start(&["--config", config.to_str().unwrap()], &[]);
     let cli = Cli::new(&server, &ca);
-    let init = cli.json(&["operator", "init", "--shares", "3", "--threshold", "2"]);
-    let shares: Vec<String> = init["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().to_owned())
-        .collect();
+    let (shares, key) = cli.init(3, 2);
     json(&cli.unseal(&shares[0]));
     json(&cli.unseal(&shares[1]));
-    let key = init["api_key"].as_str().unwrap().to_owned();
     let admin = cli.with_key(&key);
     admin.json(&["instance", "create", "--name", "backed-up"]);
 
