@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Runs the server.
     Server(server_cmd::ServerArgs),
-    /// Root-of-trust operations: init, unseal, seal, status.
+    /// Root-of-trust and operator tasks: init, unseal, seal, status, backup, restore.
     #[command(subcommand)]
     Operator(operator::OperatorCommand),
     /// Service instances (tenants).
