@@ -226,51 +226,54 @@ pub(crate) fn dependency_order(tables: &[String], refs: &[(String, String)]) -> 
     order
 }
 
+/// Where a snapshot's tables and columns are in a target schema: per snapshot table, the index
+/// of the target table and, per snapshot column, the index of the target column.
+pub(crate) type SchemaMap = Vec<(usize, Vec<usize>)>;
+
 /// Checks a snapshot against the store it is imported into: same schema version, same tables
 /// and, per table, the same columns (by name; types may differ only as [`Value::coerce`]
-/// allows). Returns, per snapshot table, the target column types in the snapshot's column
-/// order.
+/// allows). Returns where each snapshot table and column is in `target`.
 pub(crate) fn match_schema(
     snapshot: &SnapshotInfo,
     schema_version: i64,
     target: &[TableInfo],
-) -> StoreResult<Vec<Vec<ColumnKind>>> {
+) -> StoreResult<SchemaMap> {
     if snapshot.schema_version != schema_version {
         return Err(StoreError::SchemaMismatch {
             backup: snapshot.schema_version,
             store: schema_version,
         });
     }
-    let by_name: BTreeMap<&str, &TableInfo> = target.iter().map(|t| (t.name.as_str(), t)).collect();
-    if by_name.len() != snapshot.tables.len() {
-        return Err(StoreError::Backup(
-            "the backup's tables differ from the store's",
-        ));
+    let tables_differ = || StoreError::Backup("the backup's tables differ from the store's");
+    let columns_differ = || StoreError::Backup("the backup's columns differ from the store's");
+    if target.len() != snapshot.tables.len() {
+        return Err(tables_differ());
     }
-    let mut kinds = Vec::with_capacity(snapshot.tables.len());
-    for table in &snapshot.tables {
-        let Some(t) = by_name.get(table.name.as_str()) else {
-            return Err(StoreError::Backup(
-                "the backup's tables differ from the store's",
-            ));
-        };
-        if t.columns.len() != table.columns.len() {
-            return Err(StoreError::Backup(
-                "the backup's columns differ from the store's",
-            ));
-        }
-        let mut cols = Vec::with_capacity(table.columns.len());
-        for c in &table.columns {
-            let Some(tc) = t.columns.iter().find(|tc| tc.name == c.name) else {
-                return Err(StoreError::Backup(
-                    "the backup's columns differ from the store's",
-                ));
-            };
-            cols.push(tc.kind);
-        }
-        kinds.push(cols);
-    }
-    Ok(kinds)
+    snapshot
+        .tables
+        .iter()
+        .map(|table| {
+            let t = target
+                .iter()
+                .position(|t| t.name == table.name)
+                .ok_or_else(tables_differ)?;
+            if target[t].columns.len() != table.columns.len() {
+                return Err(columns_differ());
+            }
+            let cols = table
+                .columns
+                .iter()
+                .map(|c| {
+                    target[t]
+                        .columns
+                        .iter()
+                        .position(|tc| tc.name == c.name)
+                        .ok_or_else(columns_differ)
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            Ok((t, cols))
+        })
+        .collect()
 }
 
 /// Counts rows per table during an import and checks them against the snapshot.
@@ -320,6 +323,15 @@ impl<'a> ImportCounter<'a> {
 pub(crate) fn select_sql(table: &TableInfo) -> String {
     let cols: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
     format!("SELECT {} FROM {}", cols.join(", "), quoted(&table.name))
+}
+
+/// The last migration applied (the same text in both dialects).
+pub(crate) const SCHEMA_VERSION_SQL: &str =
+    "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+
+/// `SELECT COUNT(*) FROM <table>`.
+pub(crate) fn count_sql(table: &str) -> String {
+    format!("SELECT COUNT(*) FROM {}", quoted(table))
 }
 
 /// `SELECT 1 FROM <table> LIMIT 1`: whether a table has a row.

@@ -9,9 +9,9 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::{PostgresStore, db};
 use crate::backup::{
-    BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SEEDED_TABLES,
-    SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, dependency_order, insert_sql,
-    match_schema, probe_sql, quoted, select_sql,
+    BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SCHEMA_VERSION_SQL,
+    SEEDED_TABLES, SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, count_sql,
+    dependency_order, insert_sql, match_schema, probe_sql, select_sql,
 };
 use crate::{StoreError, StoreResult};
 
@@ -99,7 +99,7 @@ async fn tables(conn: &mut PgConnection) -> StoreResult<Vec<(TableInfo, Vec<PgTy
 }
 
 async fn schema_version(conn: &mut PgConnection) -> StoreResult<i64> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+    sqlx::query_scalar(SCHEMA_VERSION_SQL)
         .fetch_one(&mut *conn)
         .await
         .map_err(db)
@@ -145,13 +145,10 @@ impl BackupStore for PostgresStore {
         let mut tables = Vec::with_capacity(found.len());
         let mut types = Vec::with_capacity(found.len());
         for (mut t, ty) in found {
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM {}",
-                quoted(&t.name)
-            )))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql(&t.name)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
             t.rows = u64::try_from(n).unwrap_or(0);
             tables.push(t);
             types.push(ty);
@@ -187,26 +184,11 @@ impl BackupStore for PostgresStore {
         let version = schema_version(&mut tx).await?;
         let found = tables(&mut tx).await?;
         let target: Vec<TableInfo> = found.iter().map(|(t, _)| t.clone()).collect();
-        let kinds = match_schema(snapshot, version, &target)?;
         // The PostgreSQL types of each snapshot table's columns, in the snapshot's order.
-        let mut types: Vec<Vec<PgType>> = Vec::with_capacity(snapshot.tables.len());
-        for table in &snapshot.tables {
-            let Some((t, ty)) = found.iter().find(|(t, _)| t.name == table.name) else {
-                return Err(StoreError::Backup(
-                    "the backup's tables differ from the store's",
-                ));
-            };
-            let mut cols = Vec::with_capacity(table.columns.len());
-            for c in &table.columns {
-                let Some(i) = t.columns.iter().position(|tc| tc.name == c.name) else {
-                    return Err(StoreError::Backup(
-                        "the backup's columns differ from the store's",
-                    ));
-                };
-                cols.push(ty[i]);
-            }
-            types.push(cols);
-        }
+        let types: Vec<Vec<PgType>> = match_schema(snapshot, version, &target)?
+            .into_iter()
+            .map(|(t, cols)| cols.into_iter().map(|c| found[t].1[c]).collect())
+            .collect();
         for t in &target {
             if SEEDED_TABLES.contains(&t.name.as_str()) {
                 continue;
@@ -229,17 +211,15 @@ impl BackupStore for PostgresStore {
         let mut counter = ImportCounter::new(snapshot);
         while let Some((table, values)) = rows.next_row().await? {
             counter.row(table)?;
-            let (Some(sql), Some(kinds), Some(types)) =
-                (inserts.get(table), kinds.get(table), types.get(table))
-            else {
+            let (Some(sql), Some(types)) = (inserts.get(table), types.get(table)) else {
                 return Err(StoreError::Backup("rows out of table order"));
             };
-            if values.len() != kinds.len() {
+            if values.len() != types.len() {
                 return Err(StoreError::Backup("a row with the wrong number of values"));
             }
             let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
-            for ((v, kind), ty) in values.into_iter().zip(kinds).zip(types) {
-                let v = v.coerce(*kind)?;
+            for (v, ty) in values.into_iter().zip(types) {
+                let v = v.coerce(ty.kind())?;
                 q = match (v, ty) {
                     (Value::Null, PgType::Int4) => q.bind(None::<i32>),
                     (Value::Null, PgType::Int8) => q.bind(None::<i64>),
@@ -253,10 +233,7 @@ impl BackupStore for PostgresStore {
                     }
                     (Value::Int(i), _) => q.bind(i),
                     (Value::Bool(b), _) => q.bind(b),
-                    // PostgreSQL refuses NUL in text: a clear refusal, not a half-written restore.
-                    (Value::Text(s), _) if s.contains('\0') => {
-                        return Err(StoreError::Backup("text with a NUL character"));
-                    }
+                    // NUL in text: PostgreSQL refuses it, StoreError::UnstorableText below.
                     (Value::Text(s), _) => q.bind(s),
                     (Value::Bytes(b), _) => q.bind(b),
                 };

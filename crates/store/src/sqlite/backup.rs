@@ -9,9 +9,9 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use super::{SqliteStore, db};
 use crate::backup::{
-    BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SEEDED_TABLES,
-    SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, dependency_order, insert_sql,
-    match_schema, probe_sql, quoted, select_sql,
+    BackupStore, Column, ColumnKind, ImportCounter, ImportReport, RowSource, SCHEMA_VERSION_SQL,
+    SEEDED_TABLES, SnapshotInfo, SnapshotSink, TableInfo, Value, clear_sql, count_sql,
+    dependency_order, insert_sql, match_schema, probe_sql, select_sql,
 };
 use crate::{StoreError, StoreResult};
 
@@ -64,7 +64,7 @@ async fn tables(conn: &mut SqliteConnection) -> StoreResult<Vec<TableInfo>> {
 }
 
 async fn schema_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+    sqlx::query_scalar(SCHEMA_VERSION_SQL)
         .fetch_one(&mut *conn)
         .await
         .map_err(db)
@@ -96,13 +96,10 @@ impl BackupStore for SqliteStore {
         let schema_version = schema_version(&mut tx).await?;
         let mut tables = tables(&mut tx).await?;
         for t in &mut tables {
-            let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM {}",
-                quoted(&t.name)
-            )))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            let n: i64 = sqlx::query_scalar(AssertSqlSafe(count_sql(&t.name)))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
             t.rows = u64::try_from(n).unwrap_or(0);
         }
         let snapshot = SnapshotInfo {
@@ -136,7 +133,15 @@ impl BackupStore for SqliteStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let version = schema_version(&mut tx).await?;
         let target = tables(&mut tx).await?;
-        let kinds = match_schema(snapshot, version, &target)?;
+        // The target's column types, per snapshot table, in the snapshot's column order.
+        let kinds: Vec<Vec<ColumnKind>> = match_schema(snapshot, version, &target)?
+            .into_iter()
+            .map(|(t, cols)| {
+                cols.into_iter()
+                    .map(|c| target[t].columns[c].kind)
+                    .collect()
+            })
+            .collect();
         for t in &target {
             if SEEDED_TABLES.contains(&t.name.as_str()) {
                 continue;
