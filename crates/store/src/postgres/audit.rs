@@ -63,22 +63,22 @@ struct AuditColumns {
 }
 
 impl AuditColumns {
-    fn push(&mut self, r: &AuditRecord) {
-        let e = &r.event;
+    fn push(&mut self, r: AuditRecord) {
+        let e = r.event;
         self.seq.push(r.seq);
         self.time.push(e.time);
-        self.account_id.push(e.account_id.clone());
-        self.initiator.push(e.initiator.clone());
-        self.action.push(e.action.clone());
-        self.instance_id.push(e.instance_id.clone());
-        self.target.push(e.target.clone());
-        self.outcome.push(e.outcome.clone());
+        self.account_id.push(e.account_id);
+        self.initiator.push(e.initiator);
+        self.action.push(e.action);
+        self.instance_id.push(e.instance_id);
+        self.target.push(e.target);
+        self.outcome.push(e.outcome);
         self.reason_code.push(e.reason_code);
-        self.correlation_id.push(e.correlation_id.clone());
-        self.source_address.push(e.source_address.clone());
-        self.prev_hash.push(r.prev_hash.clone());
-        self.account_prev_hash.push(r.account_prev_hash.clone());
-        self.hash.push(r.hash.clone());
+        self.correlation_id.push(e.correlation_id);
+        self.source_address.push(e.source_address);
+        self.prev_hash.push(r.prev_hash);
+        self.account_prev_hash.push(r.account_prev_hash);
+        self.hash.push(r.hash);
     }
 }
 
@@ -111,10 +111,15 @@ impl AuditStore for PostgresStore {
             return Ok(current);
         }
         let (records, last) = chain_batch(current.clone(), events, heads);
+        let head = records.last().map_or(current, |r| AuditHead {
+            seq: r.seq,
+            hash: r.hash.clone(),
+        });
         // One statement for the whole batch (arrays unnested into rows): a round trip per
-        // batch, not per record, on the hot path of every API call.
+        // batch, not per record, on the hot path of every API call. The records move into
+        // the columns, uncopied.
         let mut cols = AuditColumns::default();
-        for r in &records {
+        for r in records {
             cols.push(r);
         }
         sqlx::query(concat!(
@@ -154,10 +159,6 @@ impl AuditStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let head = records.last().map_or(current, |r| AuditHead {
-            seq: r.seq,
-            hash: r.hash.clone(),
-        });
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(head.seq)
             .bind(&head.hash)
