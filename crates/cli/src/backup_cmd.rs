@@ -13,7 +13,7 @@ use arca_keystore::{Keystore, KeystoreKind, SealRecord, UnsealInput};
 use arca_server::{Config, config::Overrides};
 use arca_services::backup::{self, VerifyReport};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use tokio::io::{AsyncWriteExt as _, BufReader};
 
 use crate::{ConnectArgs, Format, print_json, say};
@@ -78,14 +78,7 @@ pub(crate) struct RestoreArgs {
 }
 
 fn bar(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({elapsed}, {per_sec})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_owned());
-    bar
+    crate::progress_bar(total, what, "rows")
 }
 
 async fn open_file(

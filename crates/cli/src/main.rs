@@ -121,6 +121,18 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A progress bar on stderr counting `unit` (hidden when stderr is not a terminal, e.g. in
+/// scripts).
+pub(crate) fn progress_bar(total: u64, what: &str, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!("{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{elapsed}})");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
 /// Prints a line of human output.
 #[allow(clippy::print_stdout)] // a CLI's output
 pub(crate) fn say(line: &str) {

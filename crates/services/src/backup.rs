@@ -237,16 +237,18 @@ pub struct BackupService {
     schedule: Option<BackupSchedule>,
 }
 
+/// The time stamp in a scheduled backup's file name (UTC, to the second).
+const STAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+
 fn file_name(at: OffsetDateTime) -> String {
-    format!(
-        "{SCHEDULED_PREFIX}{:04}{:02}{:02}T{:02}{:02}{:02}Z.{EXTENSION}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    // Formatting a UTC time with a fixed, valid description cannot fail; the fallback is
+    // never used.
+    let stamp = at
+        .to_offset(time::UtcOffset::UTC)
+        .format(STAMP)
+        .unwrap_or_default();
+    format!("{SCHEDULED_PREFIX}{stamp}.{EXTENSION}")
 }
 
 /// The time in a scheduled backup's file name.
@@ -254,8 +256,7 @@ fn time_of(name: &str) -> Option<OffsetDateTime> {
     let stamp = name
         .strip_prefix(SCHEDULED_PREFIX)?
         .strip_suffix(&format!(".{EXTENSION}"))?;
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(stamp, &fmt)
+    time::PrimitiveDateTime::parse(stamp, STAMP)
         .ok()
         .map(|t| t.assume_utc())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use arca_client::cert_bundle::{CertificateBundle, ImportReport};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -86,16 +86,8 @@ fn read_passphrase(args: &PassphraseArgs, confirm: bool) -> anyhow::Result<Zeroi
     Ok(raw)
 }
 
-/// A progress bar on stderr (hidden when stderr is not a terminal, e.g. in scripts).
 fn bar(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} certificates ({elapsed})")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(what.to_owned());
-    bar
+    crate::progress_bar(0, what, "certificates")
 }
 
 fn progress(bar: &ProgressBar) -> impl FnMut(usize, usize) + '_ {
